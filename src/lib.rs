@@ -1,0 +1,5 @@
+//! hybrid-ir: multilingual dense retrieval and hybrid (mono/cross-lingual) batch fine-tuning.
+//!
+//! Data flows one way through the modules:
+//! `sources` -> `tasks` -> `tokenize` / `model` / `encoder` -> `rankings` -> `metrics` -> `report`.
+//! Everything except `cli` compiles for `wasm32-unknown-unknown` so the web page shares it.
