@@ -3,3 +3,10 @@
 //! Data flows one way through the modules:
 //! `sources` -> `tasks` -> `tokenize` / `model` / `encoder` -> `rankings` -> `metrics` -> `report`.
 //! Everything except `cli` compiles for `wasm32-unknown-unknown` so the web page shares it.
+
+pub mod encoder;
+pub mod model;
+pub mod tokenize;
+
+#[cfg(feature = "cli")]
+pub mod cli;

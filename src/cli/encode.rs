@@ -1,0 +1,133 @@
+//! `encode` and `search`: the one-line ways to try the model.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::{load_encoder, npy, CliError, ModelArgs};
+use crate::tokenize::Role;
+
+#[derive(clap::Args, Debug)]
+pub struct EncodeArgs {
+    /// Prefix and length limit to apply: `query` or `passage`.
+    #[arg(long = "as", value_name = "ROLE", default_value = "query")]
+    role: Role,
+    /// Read texts from this file (one per line) instead of stdin.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Write a float32 .npy matrix here instead of JSON lines on stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SearchArgs {
+    /// The query text.
+    query: String,
+    /// File with one candidate passage per line.
+    #[arg(long)]
+    pool: PathBuf,
+    /// How many results to print.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// Reads lines; every line (empty ones too) is one text, so outputs line up with inputs.
+fn read_lines(input: Option<&PathBuf>) -> Result<Vec<String>, CliError> {
+    let name = input.map(|p| p.display().to_string()).unwrap_or_else(|| "<stdin>".into());
+    let reader: Box<dyn BufRead> = match input {
+        Some(p) => Box::new(std::io::BufReader::new(std::fs::File::open(p).map_err(|e| CliError::io(&name, e))?)),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let mut lines = Vec::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| CliError::io(format!("{name} line {}", n + 1), e))?;
+        lines.push(line.strip_suffix('\r').map(str::to_string).unwrap_or(line));
+    }
+    Ok(lines)
+}
+
+fn progress_bar(total: usize, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed} < {eta}, {per_sec}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+pub fn encode(args: EncodeArgs) -> Result<(), CliError> {
+    let texts = read_lines(args.input.as_ref())?;
+    let t_load = Instant::now();
+    let encoder = load_encoder(&args.model)?;
+    let load_s = t_load.elapsed().as_secs_f64();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let bar = progress_bar(refs.len(), "encoding");
+    let t0 = Instant::now();
+    let emb = encoder.encode(&refs, args.role, |n| bar.inc(n as u64))?;
+    let secs = t0.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    match &args.output {
+        Some(path) => {
+            let tmp = path.with_extension("npy.partial");
+            let file = std::fs::File::create(&tmp).map_err(|e| CliError::io(tmp.display(), e))?;
+            let mut w = BufWriter::new(file);
+            npy::write_f32_matrix(&mut w, &emb.data, emb.len(), emb.dim)
+                .and_then(|_| w.flush())
+                .map_err(|e| CliError::io(tmp.display(), e))?;
+            drop(w);
+            std::fs::rename(&tmp, path).map_err(|e| CliError::io(path.display(), e))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = BufWriter::new(stdout.lock());
+            for i in 0..emb.len() {
+                serde_json::to_writer(&mut w, emb.row(i)).map_err(|e| CliError::io("<stdout>", e.into()))?;
+                w.write_all(b"\n").map_err(|e| CliError::io("<stdout>", e))?;
+            }
+            w.flush().map_err(|e| CliError::io("<stdout>", e))?;
+        }
+    }
+    eprintln!(
+        "encoded {} texts as {:?} in {:.3} s ({:.1} texts/s; model load {:.2} s; backend {}; batch {}); truncated: {}",
+        emb.len(),
+        args.role,
+        secs,
+        emb.len() as f64 / secs.max(1e-9),
+        load_s,
+        args.model.backend,
+        args.model.batch_size,
+        emb.truncated
+    );
+    Ok(())
+}
+
+pub fn search(args: SearchArgs) -> Result<(), CliError> {
+    let pool = read_lines(Some(&args.pool))?;
+    let encoder = load_encoder(&args.model)?;
+    let refs: Vec<&str> = pool.iter().map(String::as_str).collect();
+    let bar = progress_bar(refs.len(), "encoding pool");
+    let docs = encoder.encode(&refs, Role::Passage, |n| bar.inc(n as u64))?;
+    bar.finish_and_clear();
+    let t0 = Instant::now();
+    let query = encoder.encode(&[args.query.as_str()], Role::Query, |_| {})?;
+    let query_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let q = query.row(0);
+    let mut scored: Vec<(f32, usize)> = (0..docs.len())
+        .map(|i| (docs.row(i).iter().zip(q).map(|(a, b)| a * b).sum::<f32>(), i))
+        .collect();
+    // Highest score first; ties by line number so the order is reproducible.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    for (rank, (score, i)) in scored.iter().take(args.top).enumerate() {
+        writeln!(w, "{:>3}  {:.4}  line {:<6} {}", rank + 1, score, i + 1, pool[*i]).map_err(|e| CliError::io("<stdout>", e))?;
+    }
+    eprintln!("query encoded in {query_ms:.1} ms; {} pool texts, {} truncated", docs.len(), docs.truncated);
+    Ok(())
+}

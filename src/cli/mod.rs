@@ -1,0 +1,80 @@
+//! The `hybrid-ir` command line (native only).
+
+mod encode;
+mod npy;
+mod paths;
+
+use clap::{Parser, Subcommand};
+use thiserror::Error;
+
+use crate::encoder::{BackendKind, EncodeError};
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CliError {
+    pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+        CliError::Io { path: path.to_string(), source }
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "hybrid-ir", version, about = "Multilingual dense retrieval with hybrid-batch fine-tuned encoders")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the model comes from and how it runs; shared by every subcommand that encodes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// `base` (the pretrained encoder from `scripts/fetch-model`), an E5S1 file, or a Hugging Face
+    /// folder with config.json + model.safetensors.
+    #[arg(long, default_value = "base")]
+    pub model: String,
+    /// tokenizer.json; defaults to the one beside the model (or in the base model folder).
+    #[arg(long)]
+    pub tokenizer: Option<std::path::PathBuf>,
+    /// Burn backend that runs the encoder.
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Maximum tokens per query (specials included); longer ones are cut and counted.
+    #[arg(long, default_value_t = 64)]
+    pub max_len_query: usize,
+    /// Maximum tokens per passage (specials included).
+    #[arg(long, default_value_t = 128)]
+    pub max_len_passage: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Encode one text per line (stdin or --input) into embeddings: one JSON array per line on
+    /// stdout, or a float32 .npy matrix with --output.
+    Encode(encode::EncodeArgs),
+    /// Rank the lines of a pool file against a query by cosine similarity.
+    Search(encode::SearchArgs),
+}
+
+pub fn run() -> Result<(), CliError> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Encode(args) => encode::encode(args),
+        Command::Search(args) => encode::search(args),
+    }
+}
+
+pub use paths::load_encoder;

@@ -1,0 +1,62 @@
+//! The pretrained encoder: its configuration, the two weight formats it can be read from, and
+//! the Burn module that runs it.
+//!
+//! Weights are first read into a format-neutral [`Weights`] store (canonical short names, f32 or
+//! packed Q4_0), so the E5S1 and Hugging Face loaders share every check and the Burn model has one
+//! constructor.
+
+mod bert;
+mod config;
+mod e5s1;
+mod error;
+mod hf;
+mod quant;
+mod weights;
+
+pub use bert::{Bert, BertLayer, Embeddings};
+pub use config::BertConfig;
+pub use e5s1::{parse_e5s1, write_e5s1, E5S1_MAGIC};
+pub use error::ModelError;
+#[cfg(not(target_arch = "wasm32"))]
+pub use hf::load_hf_dir;
+pub use hf::{parse_hf_config, parse_safetensors};
+pub use quant::{dequantize_q4_0, q4_0_bytes, Q4_BLOCK, Q4_BLOCK_BYTES};
+pub use weights::{StoredTensor, WordTable, Weights};
+
+/// A loaded checkpoint: architecture plus weights, and where it came from.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub config: BertConfig,
+    pub weights: Weights,
+    /// sha256 of the weight file(s), hex; identifies the model in caches and reports.
+    pub sha256: String,
+    /// Human-readable source (file or folder path).
+    pub source: String,
+}
+
+impl Checkpoint {
+    /// Loads either format: a file is read as E5S1, a folder as a Hugging Face checkpoint.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load(path: &std::path::Path) -> Result<Self, ModelError> {
+        if path.is_dir() {
+            load_hf_dir(path)
+        } else {
+            let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            Self::from_e5s1_bytes(&bytes, &path.display().to_string())
+        }
+    }
+
+    /// Parses an in-memory E5S1 image (the browser fetches bytes, it has no file system).
+    pub fn from_e5s1_bytes(bytes: &[u8], source: &str) -> Result<Self, ModelError> {
+        let (config, weights) = parse_e5s1(bytes, source)?;
+        Ok(Self { config, weights, sha256: sha256_hex(bytes), source: source.to_string() })
+    }
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
