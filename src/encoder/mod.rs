@@ -42,6 +42,9 @@ pub struct EncoderConfig {
     pub max_len_query: usize,
     #[config(default = 128)]
     pub max_len_passage: usize,
+    /// Batches encoded concurrently (native); 1 in the browser.
+    #[config(default = 2)]
+    pub workers: usize,
 }
 
 impl EncoderConfig {
@@ -145,6 +148,10 @@ impl Encoder {
     }
 
     /// Encodes texts synchronously (native backends). `progress` gets the number of texts done.
+    ///
+    /// Batches run on `config.workers` threads at once: Burn's CPU kernels parallelise matrix
+    /// products but run element-wise ops (erf GELU, softmax) on one core, so independent batches
+    /// side by side keep every core busy. Results do not depend on the worker count.
     pub fn encode(
         &self,
         texts: &[&str],
@@ -153,15 +160,59 @@ impl Encoder {
     ) -> Result<Embeddings, EncodeError> {
         let dim = self.dim();
         let mut data = vec![0f32; texts.len() * dim];
-        let mut truncated = 0;
-        for (idx, tokens) in self.plan(texts, role)? {
-            truncated += tokens.truncated;
-            let out = self.forward(&tokens).into_data();
-            let values = out.as_slice::<f32>().map_err(|e| EncodeError::Readback(format!("{e:?}")))?;
-            scatter(&mut data, values, &idx, dim);
-            progress(idx.len());
+        let plan = self.plan(texts, role)?;
+        let truncated = plan.iter().map(|(_, t)| t.truncated).sum();
+        let workers = self.config.workers.clamp(1, plan.len().max(1));
+        if workers == 1 || cfg!(target_arch = "wasm32") || plan.len() < 2 * workers {
+            for (idx, tokens) in &plan {
+                let values = self.run_batch(tokens)?;
+                scatter(&mut data, &values, idx, dim);
+                progress(idx.len());
+            }
+        } else {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Vec<f32>, EncodeError>)>();
+            std::thread::scope(|scope| -> Result<(), EncodeError> {
+                for _ in 0..workers {
+                    let tx = tx.clone();
+                    let (plan, next) = (&plan, &next);
+                    scope.spawn(move || {
+                        let work = || loop {
+                            let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((_, tokens)) = plan.get(b) else { break };
+                            if tx.send((b, self.run_batch(tokens))).is_err() {
+                                break;
+                            }
+                        };
+                        // Each worker's kernels stay on its own thread: nested parallel matrix
+                        // products would only oversubscribe the cores the workers already use.
+                        single_threaded_kernels(work);
+                    });
+                }
+                drop(tx);
+                for (b, values) in rx {
+                    let idx = &plan[b].0;
+                    match values {
+                        Ok(values) => scatter(&mut data, &values, idx, dim),
+                        Err(e) => {
+                            // Stop handing out work; the other workers finish their batch.
+                            next.store(plan.len(), std::sync::atomic::Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                    progress(idx.len());
+                }
+                Ok(())
+            })?;
         }
         Ok(Embeddings { data, dim, truncated })
+    }
+
+    fn run_batch(&self, tokens: &TokenBatch) -> Result<Vec<f32>, EncodeError> {
+        self.forward(tokens)
+            .into_data()
+            .into_vec::<f32>()
+            .map_err(|e| EncodeError::Readback(format!("{e:?}")))
     }
 
     /// Encodes texts reading results asynchronously (required on WebGPU, where a blocking read
@@ -182,6 +233,20 @@ impl Encoder {
         }
         Ok(Embeddings { data, dim, truncated })
     }
+}
+
+/// Runs `work` with Burn's CPU kernels confined to the calling thread.
+#[cfg(not(target_arch = "wasm32"))]
+fn single_threaded_kernels(work: impl FnOnce() + Send) {
+    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+        Ok(pool) => pool.install(work),
+        Err(_) => work(),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn single_threaded_kernels(work: impl FnOnce() + Send) {
+    work()
 }
 
 fn scatter(data: &mut [f32], values: &[f32], idx: &[usize], dim: usize) {

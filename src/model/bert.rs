@@ -2,7 +2,9 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::gelu;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 use super::{BertConfig, ModelError, Weights};
@@ -52,8 +54,11 @@ impl BertLayer {
         let q = split(self.query.forward(x.clone()));
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (head_dim as f64).sqrt()) + attn_bias;
-        let ctx = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([batch, len, hidden]);
+        // Burn's attention op: fused kernels on Flex/wgpu, the plain graph under autodiff.
+        let bias = attn_bias.expand([batch, heads, len, len]);
+        let ctx = attention(q, k, v, None, Some(bias), AttentionModuleOptions::default())
+            .swap_dims(1, 2)
+            .reshape([batch, len, hidden]);
         let x = self.attn_norm.forward(x + self.attn_out.forward(ctx));
         let ffn = self.output.forward(gelu(self.intermediate.forward(x.clone())));
         self.out_norm.forward(x + ffn)
