@@ -10,3 +10,8 @@ pub mod tokenize;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod metrics;
+pub mod rankings;
+pub mod report;
+pub mod sources;
+pub mod tasks;

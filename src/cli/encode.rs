@@ -51,7 +51,7 @@ fn read_lines(input: Option<&PathBuf>) -> Result<Vec<String>, CliError> {
     Ok(lines)
 }
 
-fn progress_bar(total: usize, what: &str) -> indicatif::ProgressBar {
+pub fn progress_bar(total: usize, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(total as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed} < {eta}, {per_sec}]")

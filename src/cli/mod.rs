@@ -1,6 +1,7 @@
 //! The `hybrid-ir` command line (native only).
 
 mod encode;
+mod eval;
 mod npy;
 mod paths;
 
@@ -67,6 +68,8 @@ enum Command {
     Encode(encode::EncodeArgs),
     /// Rank the lines of a pool file against a query by cosine similarity.
     Search(encode::SearchArgs),
+    /// Evaluate a model on the retrieval tasks (mono / cross / multi settings).
+    Eval(eval::EvalArgs),
 }
 
 pub fn run() -> Result<(), CliError> {
@@ -74,7 +77,9 @@ pub fn run() -> Result<(), CliError> {
     match cli.command {
         Command::Encode(args) => encode::encode(args),
         Command::Search(args) => encode::search(args),
+        Command::Eval(args) => eval::eval(args),
     }
 }
 
+pub use encode::progress_bar;
 pub use paths::load_encoder;

@@ -211,7 +211,7 @@ impl Encoder {
     fn run_batch(&self, tokens: &TokenBatch) -> Result<Vec<f32>, EncodeError> {
         self.forward(tokens)
             .into_data()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .map_err(|e| EncodeError::Readback(format!("{e:?}")))
     }
 

@@ -1,0 +1,205 @@
+//! `hybrid-ir eval`: embed (through the on-disk cache), rank, score, report.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::{load_encoder, progress_bar, CliError, ModelArgs};
+use crate::encoder::Encoder;
+use crate::rankings::EmbeddingCache;
+use crate::report::{self, EvalOptions, Report, TaskReport};
+use crate::tasks::{self, Task, TaskKind};
+use crate::tokenize::Role;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum TaskArg {
+    XquadR,
+    XquadRHeldout,
+    MlqaR,
+    Mkqa,
+    MkqaConsistency,
+    /// Every task above.
+    All,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Which task to evaluate.
+    #[arg(long, value_enum, default_value = "mkqa")]
+    task: TaskArg,
+    /// Data folder (default: $HYBRID_IR_DATA or ../shared/data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Write DIR/report.json, DIR/<task>.csv (and TREC files with --trec).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also export TREC run + qrels per task, setting and language (pair).
+    #[arg(long)]
+    trec: bool,
+    /// Ranked candidates per query in exported runs (0 = the whole pool, exact trec_eval map).
+    #[arg(long, default_value_t = 1000)]
+    trec_depth: usize,
+    /// Seed of the bootstrap resampling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Bootstrap resamples for the 95% intervals.
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Only these languages (comma-separated), for quick runs.
+    #[arg(long, value_delimiter = ',')]
+    langs: Option<Vec<String>>,
+    /// Only the first N questions (each in all its languages), for quick runs.
+    #[arg(long)]
+    max_questions: Option<usize>,
+    /// Embedding cache folder (default: $HYBRID_IR_CACHE/embeddings or ~/.cache/hybrid-ir/embeddings).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+fn cache_dir(arg: Option<&PathBuf>) -> PathBuf {
+    arg.cloned().unwrap_or_else(|| {
+        std::env::var_os("HYBRID_IR_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hybrid-ir")))
+            .unwrap_or_else(|| PathBuf::from(".cache"))
+            .join("embeddings")
+    })
+}
+
+/// Embeds `texts`, encoding only those not cached yet; returns (vectors, truncated, seconds).
+fn embed_cached(
+    encoder: &Encoder,
+    dir: &std::path::Path,
+    texts: &[&str],
+    role: Role,
+    what: &str,
+) -> Result<(Vec<f32>, usize, f64), CliError> {
+    let t0 = Instant::now();
+    let role_name = match role {
+        Role::Query => "query",
+        Role::Passage => "passage",
+    };
+    let mut cache = EmbeddingCache::open(dir, &encoder.model_sha256, role_name, encoder.config.max_len(role), encoder.dim())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let missing = cache.missing(texts);
+    let mut truncated = 0;
+    if !missing.is_empty() {
+        let bar = progress_bar(missing.len(), &format!("embedding {what}"));
+        // Encode in slices so a long run saves progress to the cache as it goes.
+        for chunk in missing.chunks(4096) {
+            let slice: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            let emb = encoder.encode(&slice, role, |n| bar.inc(n as u64))?;
+            truncated += emb.truncated;
+            for (row, t) in slice.iter().enumerate() {
+                cache.insert(t, emb.row(row));
+            }
+            cache.save().map_err(|e| CliError::Usage(e.to_string()))?;
+        }
+        bar.finish_and_clear();
+    }
+    let vectors = cache.gather(texts).ok_or_else(|| CliError::Usage("embedding cache lost a vector".into()))?;
+    Ok((vectors, truncated, t0.elapsed().as_secs_f64()))
+}
+
+fn print_counts(task: &Task) {
+    let counts = tasks::counts(task);
+    let line = counts.iter().map(|(l, (q, p))| format!("{l} {q}/{p}")).collect::<Vec<_>>().join(", ");
+    eprintln!(
+        "{}: {} queries, {} pool candidates (per language queries/pool: {line})",
+        task.kind.name(),
+        task.queries.len(),
+        task.pool.len()
+    );
+}
+
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn eval(args: EvalArgs) -> Result<(), CliError> {
+    let data = crate::sources::data_root(args.data.as_deref());
+    let kinds: Vec<TaskKind> = match args.task {
+        TaskArg::XquadR => vec![TaskKind::XquadR],
+        TaskArg::XquadRHeldout => vec![TaskKind::XquadRHeldout],
+        TaskArg::MlqaR => vec![TaskKind::MlqaR],
+        TaskArg::Mkqa => vec![TaskKind::Mkqa],
+        TaskArg::MkqaConsistency => vec![TaskKind::MkqaConsistency],
+        TaskArg::All => TaskKind::all().to_vec(),
+    };
+    let encoder = load_encoder(&args.model)?;
+    let cache = cache_dir(args.cache_dir.as_ref());
+    let opts = EvalOptions { trec: args.trec, trec_depth: args.trec_depth, bootstrap_samples: args.bootstrap, seed: args.seed };
+    let device = crate::encoder::BackendKind::Flex.device()?;
+    let mut reports: Vec<TaskReport> = Vec::new();
+    for kind in kinds {
+        let task = tasks::load_task(kind, &data).map_err(|e| CliError::Usage(e.to_string()))?;
+        let task = if args.langs.is_some() || args.max_questions.is_some() {
+            task.restrict(args.langs.as_deref(), args.max_questions)
+        } else {
+            task
+        };
+        print_counts(&task);
+        let q_texts: Vec<&str> = task.queries.iter().map(|q| q.text.as_str()).collect();
+        let p_texts: Vec<&str> = task.pool.iter().map(|c| c.text.as_str()).collect();
+        let (qv, q_trunc, q_s) = embed_cached(&encoder, &cache, &q_texts, Role::Query, "queries")?;
+        let (pv, p_trunc, p_s) = embed_cached(&encoder, &cache, &p_texts, Role::Passage, "pool")?;
+        let bar = progress_bar(task.queries.len(), "ranking");
+        let (mut rep, trec) = report::evaluate_task(&task, &qv, &pv, encoder.dim(), &device, &opts, |n| bar.inc(n as u64));
+        bar.finish_and_clear();
+        rep.truncated_queries = q_trunc;
+        rep.truncated_pool = p_trunc;
+        rep.timings.embed_queries_s = q_s;
+        rep.timings.embed_pool_s = p_s;
+        eprintln!(
+            "{}: embed {:.1}+{:.1} s, score {:.1} s, metrics {:.1} s; truncated {} queries, {} pool texts (newly encoded)",
+            rep.task, q_s, p_s, rep.timings.score_s, rep.timings.metrics_s, q_trunc, p_trunc
+        );
+        if let Some(out) = &args.out {
+            std::fs::create_dir_all(out).map_err(|e| CliError::io(out.display(), e))?;
+            let csv = out.join(format!("{}.csv", rep.task));
+            std::fs::write(&csv, report::csv_table(&rep)).map_err(|e| CliError::io(csv.display(), e))?;
+            if args.trec {
+                trec.write(out).map_err(|e| CliError::io(out.display(), e))?;
+            }
+        }
+        reports.push(rep);
+    }
+    print!("{}", report::summary_table(&reports));
+    if let Some(out) = &args.out {
+        let report = Report {
+            schema: report::REPORT_SCHEMA.into(),
+            version: report::REPORT_VERSION,
+            crate_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: git_commit(),
+            created_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            model: report::ModelInfo { source: encoder.model_source.clone(), sha256: encoder.model_sha256.clone() },
+            config: serde_json::json!({
+                "backend": args.model.backend.name(),
+                "batch_size": args.model.batch_size,
+                "max_len_query": args.model.max_len_query,
+                "max_len_passage": args.model.max_len_passage,
+                "bootstrap": args.bootstrap,
+                "langs": args.langs,
+                "max_questions": args.max_questions,
+                "trec_depth": args.trec_depth,
+                "data": data.display().to_string(),
+            }),
+            seed: args.seed,
+            tasks: reports,
+        };
+        let path = out.join("report.json");
+        let tmp = out.join("report.json.partial");
+        let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::Usage(e.to_string()))?;
+        std::fs::write(&tmp, text).map_err(|e| CliError::io(tmp.display(), e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| CliError::io(path.display(), e))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,324 @@
+//! Retrieval metrics exactly as docs/evaluation.md defines them. Every per-query metric is a
+//! function of the 1-based ranks of the query's relevant candidates in the ranked pool, so the
+//! scorer only reports those ranks. Pure code: also compiled into the web page.
+
+use serde::{Deserialize, Serialize};
+
+/// Per-query metrics; `recall10_trec` and `rr` are trec_eval's `recall_10` and `recip_rank`
+/// (no min(k, R) denominator, no cut-off), kept for the oracle comparison.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueryMetrics {
+    pub map: f64,
+    pub map20: f64,
+    pub r1: f64,
+    pub r10: f64,
+    pub ndcg10: f64,
+    pub mrr10: f64,
+    pub rr: f64,
+    pub recall10_trec: f64,
+}
+
+/// Metrics from the ranks of all R relevant candidates (any order, each >= 1, distinct).
+/// Returns None when R = 0: like trec_eval, a query without relevant candidates in the pool
+/// is not evaluated (it would otherwise count as 0 or be undefined).
+pub fn query_metrics(ranks: &[usize]) -> Option<QueryMetrics> {
+    if ranks.is_empty() {
+        return None;
+    }
+    let mut r: Vec<usize> = ranks.to_vec();
+    r.sort_unstable();
+    let big_r = r.len();
+    let mut ap = 0.0;
+    let mut ap20 = 0.0;
+    for (i, &rank) in r.iter().enumerate() {
+        let p = (i + 1) as f64 / rank as f64;
+        ap += p;
+        if rank <= 20 {
+            ap20 += p;
+        }
+    }
+    let within = |k: usize| r.iter().filter(|&&x| x <= k).count() as f64;
+    let dcg: f64 = r.iter().filter(|&&x| x <= 10).map(|&x| 1.0 / ((x + 1) as f64).log2()).sum();
+    let idcg: f64 = (1..=big_r.min(10)).map(|i| 1.0 / ((i + 1) as f64).log2()).sum();
+    Some(QueryMetrics {
+        map: ap / big_r as f64,
+        map20: ap20 / big_r.min(20) as f64,
+        r1: within(1) / big_r.min(1) as f64,
+        r10: within(10) / big_r.min(10) as f64,
+        ndcg10: dcg / idcg,
+        mrr10: if r[0] <= 10 { 1.0 / r[0] as f64 } else { 0.0 },
+        rr: 1.0 / r[0] as f64,
+        recall10_trec: within(10) / big_r as f64,
+    })
+}
+
+/// Mean of each metric over queries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub n: usize,
+    pub map: f64,
+    pub map20: f64,
+    pub r1: f64,
+    pub r10: f64,
+    pub ndcg10: f64,
+    pub mrr10: f64,
+}
+
+impl Summary {
+    pub fn of<'a>(items: impl IntoIterator<Item = &'a QueryMetrics>) -> Summary {
+        let mut s = Summary::default();
+        for m in items {
+            s.n += 1;
+            s.map += m.map;
+            s.map20 += m.map20;
+            s.r1 += m.r1;
+            s.r10 += m.r10;
+            s.ndcg10 += m.ndcg10;
+            s.mrr10 += m.mrr10;
+        }
+        if s.n > 0 {
+            let n = s.n as f64;
+            s.map /= n;
+            s.map20 /= n;
+            s.r1 /= n;
+            s.r10 /= n;
+            s.ndcg10 /= n;
+            s.mrr10 /= n;
+        }
+        s
+    }
+
+    /// Unweighted mean of summaries (macro average over languages or pairs).
+    pub fn macro_mean(items: &[Summary]) -> Summary {
+        let xs: Vec<&Summary> = items.iter().filter(|s| s.n > 0).collect();
+        let k = xs.len().max(1) as f64;
+        let mean = |f: fn(&Summary) -> f64| xs.iter().map(|s| f(s)).sum::<f64>() / k;
+        Summary {
+            n: xs.iter().map(|s| s.n).sum(),
+            map: mean(|s| s.map),
+            map20: mean(|s| s.map20),
+            r1: mean(|s| s.r1),
+            r10: mean(|s| s.r10),
+            ndcg10: mean(|s| s.ndcg10),
+            mrr10: mean(|s| s.mrr10),
+        }
+    }
+}
+
+/// Language bias of one query in the multilingual setting (after Huang et al. 2023): for each
+/// language, the best rank of a relevant candidate in it; bias = max - min over languages.
+/// Returns (bias, language of the best-ranked relevant candidate).
+pub fn language_bias<'a>(ranked: impl IntoIterator<Item = (&'a str, usize)>) -> Option<(usize, &'a str)> {
+    let mut best: Vec<(&str, usize)> = Vec::new();
+    for (lang, rank) in ranked {
+        match best.iter_mut().find(|(l, _)| *l == lang) {
+            Some((_, r)) => *r = (*r).min(rank),
+            None => best.push((lang, rank)),
+        }
+    }
+    let max = best.iter().map(|&(_, r)| r).max()?;
+    let &(top_lang, min) = best.iter().min_by_key(|&&(l, r)| (r, l))?;
+    Some((max - min, top_lang))
+}
+
+/// Robustness of a cross-lingual matrix of one metric (entries for X != Y).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Robustness {
+    pub worst_pair: (String, String, f64),
+    pub best_pair: (String, String, f64),
+    pub spread: f64,
+    pub std: f64,
+    pub cross_mean: f64,
+    pub mono_mean: f64,
+    /// Cr./Mo.: how much of monolingual quality survives across languages.
+    pub cross_over_mono: f64,
+}
+
+pub fn robustness(cross: &[(String, String, f64)], mono_mean: f64) -> Option<Robustness> {
+    let worst = cross.iter().min_by(|a, b| a.2.total_cmp(&b.2))?;
+    let best = cross.iter().max_by(|a, b| a.2.total_cmp(&b.2))?;
+    let n = cross.len() as f64;
+    let mean = cross.iter().map(|c| c.2).sum::<f64>() / n;
+    let var = cross.iter().map(|c| (c.2 - mean).powi(2)).sum::<f64>() / n;
+    Some(Robustness {
+        worst_pair: worst.clone(),
+        best_pair: best.clone(),
+        spread: best.2 - worst.2,
+        std: var.sqrt(),
+        cross_mean: mean,
+        mono_mean,
+        cross_over_mono: if mono_mean > 0.0 { mean / mono_mean } else { 0.0 },
+    })
+}
+
+/// A seeded SplitMix64: tiny, portable (same numbers in wasm), good enough for resampling.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, n).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * n as f64) as usize
+    }
+}
+
+/// 95% percentile-bootstrap interval of a macro average over cells (languages or pairs), each
+/// cell a list of (question index, value). Questions are resampled jointly across cells, so the
+/// language versions of one question stay together.
+pub fn bootstrap_macro_ci(cells: &[Vec<(usize, f64)>], n_questions: usize, samples: usize, seed: u64) -> Option<(f64, f64)> {
+    if n_questions == 0 || samples == 0 || cells.iter().all(Vec::is_empty) {
+        return None;
+    }
+    let mut rng = SplitMix64::new(seed);
+    let mut weight = vec![0u32; n_questions];
+    let mut stats = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        weight.iter_mut().for_each(|w| *w = 0);
+        for _ in 0..n_questions {
+            weight[rng.below(n_questions)] += 1;
+        }
+        let mut total = 0.0;
+        let mut k = 0usize;
+        for cell in cells {
+            let (mut s, mut w) = (0.0, 0u64);
+            for &(q, v) in cell {
+                let wq = weight[q] as u64;
+                s += v * wq as f64;
+                w += wq;
+            }
+            if w > 0 {
+                total += s / w as f64;
+                k += 1;
+            }
+        }
+        if k > 0 {
+            stats.push(total / k as f64);
+        }
+    }
+    stats.sort_by(f64::total_cmp);
+    let at = |p: f64| stats[((stats.len() - 1) as f64 * p).round() as usize];
+    Some((at(0.025), at(0.975)))
+}
+
+/// Mean pairwise overlap of top-10 lists of one question's language versions (consistency).
+pub fn top10_consistency(lists: &[Vec<u32>]) -> Option<f64> {
+    if lists.len() < 2 {
+        return None;
+    }
+    let mut total = 0.0;
+    let mut pairs = 0;
+    for i in 0..lists.len() {
+        for j in i + 1..lists.len() {
+            let inter = lists[i].iter().filter(|c| lists[j].contains(c)).count();
+            let denom = lists[i].len().max(lists[j].len()).max(1);
+            total += inter as f64 / denom as f64;
+            pairs += 1;
+        }
+    }
+    Some(total / pairs as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+
+    #[test]
+    fn single_relevant_at_rank_3() {
+        let m = query_metrics(&[3]).unwrap();
+        close(m.map, 1.0 / 3.0);
+        close(m.map20, 1.0 / 3.0);
+        close(m.r1, 0.0);
+        close(m.r10, 1.0);
+        close(m.ndcg10, 1.0 / 4f64.log2());
+        close(m.mrr10, 1.0 / 3.0);
+    }
+
+    #[test]
+    fn multi_relevant_hand_computed() {
+        // Relevant at ranks 1, 4, 12 (R = 3).
+        let m = query_metrics(&[12, 1, 4]).unwrap();
+        close(m.map, (1.0 + 2.0 / 4.0 + 3.0 / 12.0) / 3.0);
+        close(m.r1, 1.0); // 1 of min(1, 3) = 1
+        close(m.r10, 2.0 / 3.0);
+        close(m.recall10_trec, 2.0 / 3.0);
+        let idcg = 1.0 + 1.0 / 3f64.log2() + 1.0 / 4f64.log2();
+        close(m.ndcg10, (1.0 + 1.0 / 5f64.log2()) / idcg);
+        close(m.mrr10, 1.0);
+    }
+
+    #[test]
+    fn recall_denominators_differ_from_trec_when_r_exceeds_k() {
+        // 11 relevant (XQuAD-R), ranks 1..=11: R@10 = 10/min(10,11) = 1, trec recall_10 = 10/11.
+        let ranks: Vec<usize> = (1..=11).collect();
+        let m = query_metrics(&ranks).unwrap();
+        close(m.r10, 1.0);
+        close(m.recall10_trec, 10.0 / 11.0);
+        close(m.map, 1.0);
+        close(m.ndcg10, 1.0);
+    }
+
+    #[test]
+    fn map20_uses_min_r_20_denominator() {
+        // 25 relevant at ranks 1..=25: mAP = 1; mAP@20 = 20/min(25,20) = 1.
+        let ranks: Vec<usize> = (1..=25).collect();
+        close(query_metrics(&ranks).unwrap().map20, 1.0);
+        // One relevant at rank 30: mAP = 1/30, mAP@20 = 0, MRR@10 = 0, RR = 1/30.
+        let m = query_metrics(&[30]).unwrap();
+        close(m.map, 1.0 / 30.0);
+        close(m.map20, 0.0);
+        close(m.mrr10, 0.0);
+        close(m.rr, 1.0 / 30.0);
+    }
+
+    #[test]
+    fn no_relevant_is_not_evaluated() {
+        assert!(query_metrics(&[]).is_none());
+    }
+
+    #[test]
+    fn bias_and_own_language() {
+        let (b, top) = language_bias([("de", 5), ("en", 1), ("de", 2), ("ar", 40)]).unwrap();
+        assert_eq!((b, top), (39, "en"));
+        assert_eq!(language_bias([("en", 3)]).unwrap(), (0, "en"));
+        assert!(language_bias(std::iter::empty()).is_none());
+    }
+
+    #[test]
+    fn robustness_of_a_matrix() {
+        let m = vec![("a".into(), "b".into(), 0.5), ("b".into(), "a".into(), 0.3)];
+        let r = robustness(&m, 0.8).unwrap();
+        assert_eq!(r.worst_pair.2, 0.3);
+        close(r.spread, 0.2);
+        close(r.std, 0.1);
+        close(r.cross_over_mono, 0.4 / 0.8);
+    }
+
+    #[test]
+    fn bootstrap_is_deterministic_and_brackets_the_mean() {
+        let cells = vec![(0..100).map(|q| (q, (q % 10) as f64 / 10.0)).collect::<Vec<_>>()];
+        let a = bootstrap_macro_ci(&cells, 100, 500, 7).unwrap();
+        let b = bootstrap_macro_ci(&cells, 100, 500, 7).unwrap();
+        assert_eq!(a, b);
+        assert!(a.0 < 0.45 && a.1 > 0.45 && a.1 - a.0 < 0.2, "{a:?}");
+    }
+
+    #[test]
+    fn consistency_overlap() {
+        close(top10_consistency(&[vec![1, 2], vec![2, 1]]).unwrap(), 1.0);
+        close(top10_consistency(&[vec![1, 2], vec![2, 3], vec![4, 5]]).unwrap(), (0.5 + 0.0 + 0.0) / 3.0);
+    }
+}

@@ -1,0 +1,190 @@
+//! From embeddings to a task report: rank, score every setting, aggregate, bootstrap.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use burn::tensor::Device;
+
+use super::{Bias, Macro, TaskReport, Timings, TrecFiles};
+use crate::metrics::{self, QueryMetrics, Summary};
+use crate::rankings;
+use crate::tasks::Task;
+
+/// Languages of the training pairs (XQuAD's 12); MKQA's `zh_cn` is Chinese, seen.
+pub const SEEN_LANGS: [&str; 13] = ["ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh", "zh_cn"];
+
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Export TREC files.
+    pub trec: bool,
+    /// Run depth per query in exported runs; 0 = the whole pool (exact trec_eval map).
+    pub trec_depth: usize,
+    pub bootstrap_samples: usize,
+    pub seed: u64,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions { trec: false, trec_depth: 1000, bootstrap_samples: 1000, seed: 1 }
+    }
+}
+
+fn now() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        0.0
+    }
+}
+
+/// Evaluates one task given its query and pool embeddings (row-major, L2-normalised).
+pub fn evaluate_task(
+    task: &Task,
+    queries: &[f32],
+    pool: &[f32],
+    dim: usize,
+    device: &Device,
+    opts: &EvalOptions,
+    progress: impl FnMut(usize),
+) -> (TaskReport, TrecFiles) {
+    let t0 = now();
+    let pool_langs: Vec<String> = task.pool.iter().map(|c| c.lang.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let lang_ix: HashMap<&str, u16> = pool_langs.iter().enumerate().map(|(i, l)| (l.as_str(), i as u16)).collect();
+    let cand_lang: Vec<u16> = task.pool.iter().map(|c| lang_ix[c.lang.as_str()]).collect();
+    let depth = if opts.trec_depth == 0 { task.pool.len() } else { opts.trec_depth };
+    let k_multi = if opts.trec { depth } else if !task.labelled { 10 } else { 0 };
+    let k_per_lang = if opts.trec { depth } else { 0 };
+    let relevant: Vec<Vec<u32>> = task.queries.iter().map(|q| q.relevant.clone()).collect();
+    let ranked =
+        rankings::rank_all(queries, pool, dim, &relevant, &cand_lang, pool_langs.len(), k_multi, k_per_lang, device, progress);
+    let t_score = now();
+
+    let qid_ix: HashMap<&str, usize> = {
+        let mut m = HashMap::new();
+        for q in &task.queries {
+            let n = m.len();
+            m.entry(q.qid.as_str()).or_insert(n);
+        }
+        m
+    };
+    // (X, Y) -> [(question index, metrics)]; Y = "*" is the multilingual pool.
+    let mut cells: BTreeMap<(String, String), Vec<(usize, QueryMetrics)>> = BTreeMap::new();
+    let mut bias_sum: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
+    let mut trec = TrecFiles::default();
+    let mut top10: HashMap<usize, Vec<Vec<u32>>> = HashMap::new();
+    for (q, r) in task.queries.iter().zip(&ranked) {
+        let qi = qid_ix[q.qid.as_str()];
+        if !task.labelled {
+            top10.entry(qi).or_default().push(r.top_multi.iter().take(10).map(|x| x.0).collect());
+            continue;
+        }
+        let multi_ranks: Vec<usize> = r.relevant.iter().map(|x| x.multi).collect();
+        let Some(m) = metrics::query_metrics(&multi_ranks) else { continue };
+        cells.entry((q.lang.clone(), "*".into())).or_default().push((qi, m));
+        if opts.trec {
+            let ranked: Vec<(String, f32)> =
+                r.top_multi.iter().map(|&(c, s)| (task.pool[c as usize].id.clone(), s)).collect();
+            let rel: Vec<&str> = r.relevant.iter().map(|x| task.pool[x.candidate as usize].id.as_str()).collect();
+            trec.add(&format!("{}.multi.{}", task.kind.name(), q.lang), &q.id, &ranked, &rel, &m);
+        }
+        if let Some((bias, top_lang)) =
+            metrics::language_bias(r.relevant.iter().map(|x| (task.pool[x.candidate as usize].lang.as_str(), x.multi)))
+        {
+            let e = bias_sum.entry(q.lang.clone()).or_insert((0.0, 0.0, 0));
+            e.0 += bias as f64;
+            e.1 += (top_lang == q.lang) as u8 as f64;
+            e.2 += 1;
+        }
+        for (li, lang) in pool_langs.iter().enumerate() {
+            let ranks: Vec<usize> = r
+                .relevant
+                .iter()
+                .filter(|x| cand_lang[x.candidate as usize] as usize == li)
+                .map(|x| x.in_lang)
+                .collect();
+            let Some(m) = metrics::query_metrics(&ranks) else { continue };
+            cells.entry((q.lang.clone(), lang.clone())).or_default().push((qi, m));
+            if opts.trec {
+                let setting = if *lang == q.lang { format!("mono.{lang}") } else { format!("cross.{}-{lang}", q.lang) };
+                let ranked: Vec<(String, f32)> =
+                    r.top_per_lang[li].iter().map(|&(c, s)| (task.pool[c as usize].id.clone(), s)).collect();
+                let rel: Vec<&str> = r
+                    .relevant
+                    .iter()
+                    .filter(|x| cand_lang[x.candidate as usize] as usize == li)
+                    .map(|x| task.pool[x.candidate as usize].id.as_str())
+                    .collect();
+                trec.add(&format!("{}.{setting}", task.kind.name(), ), &q.id, &ranked, &rel, &m);
+            }
+        }
+    }
+
+    let summary = |v: &Vec<(usize, QueryMetrics)>| Summary::of(v.iter().map(|x| &x.1));
+    let mut report = TaskReport {
+        task: task.kind.name().into(),
+        langs: task.langs.clone(),
+        counts: crate::tasks::counts(task),
+        labelled: task.labelled,
+        data: task.checksums.clone(),
+        ..Default::default()
+    };
+    let (mut mono_cells, mut cross_cells, mut multi_cells) = (Vec::new(), Vec::new(), Vec::new());
+    let mut cross_list = Vec::new();
+    for ((x, y), v) in &cells {
+        let s = summary(v);
+        let maps: Vec<(usize, f64)> = v.iter().map(|(q, m)| (*q, m.map)).collect();
+        if y == "*" {
+            report.multi.insert(x.clone(), s);
+            multi_cells.push(maps);
+        } else if x == y {
+            report.mono.insert(x.clone(), s);
+            mono_cells.push(maps);
+        } else {
+            report.cross.entry(x.clone()).or_default().insert(y.clone(), s);
+            cross_list.push((x.clone(), y.clone(), s.map));
+            cross_cells.push(maps);
+        }
+    }
+    let n_q = qid_ix.len();
+    let ci = |c: &[Vec<(usize, f64)>], salt: u64| {
+        metrics::bootstrap_macro_ci(c, n_q, opts.bootstrap_samples, opts.seed.wrapping_mul(31).wrapping_add(salt))
+    };
+    let mono: Vec<Summary> = report.mono.values().copied().collect();
+    let cross: Vec<Summary> = report.cross.values().flat_map(|m| m.values().copied()).collect();
+    let multi: Vec<Summary> = report.multi.values().copied().collect();
+    report.macro_avg = Macro {
+        mono: Summary::macro_mean(&mono),
+        cross: Summary::macro_mean(&cross),
+        multi: Summary::macro_mean(&multi),
+        mono_map_ci95: ci(&mono_cells, 1),
+        cross_map_ci95: ci(&cross_cells, 2),
+        multi_map_ci95: ci(&multi_cells, 3),
+    };
+    report.robustness = metrics::robustness(&cross_list, report.macro_avg.mono.map);
+    if task.kind == crate::tasks::TaskKind::Mkqa {
+        let seen = |l: &str| SEEN_LANGS.contains(&l);
+        let mut groups: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        for (x, y, v) in &cross_list {
+            let key = format!("{}-{}", if seen(x) { "seen" } else { "unseen" }, if seen(y) { "seen" } else { "unseen" });
+            let e = groups.entry(key).or_insert((0.0, 0));
+            e.0 += v;
+            e.1 += 1;
+        }
+        report.seen_unseen = groups.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect();
+    }
+    let mut bias = Bias::default();
+    for (x, (b, own, n)) in &bias_sum {
+        bias.per_lang.insert(x.clone(), b / *n as f64);
+        bias.own_language.insert(x.clone(), own / *n as f64);
+    }
+    bias.mean = if bias.per_lang.is_empty() { 0.0 } else { bias.per_lang.values().sum::<f64>() / bias.per_lang.len() as f64 };
+    report.bias = bias;
+    if !task.labelled {
+        let vals: Vec<f64> = top10.values().filter_map(|l| metrics::top10_consistency(l)).collect();
+        report.consistency = (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64);
+    }
+    report.timings = Timings { score_s: t_score - t0, metrics_s: now() - t_score, ..Default::default() };
+    (report, trec)
+}

@@ -1,0 +1,134 @@
+//! SQuAD v1.1 JSON with LAReQA's per-paragraph `sentences` and `sentence_breaks` (XQuAD-R,
+//! MLQA-R); plain XQuAD (no sentence fields) parses too, for training pairs.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{read_file, SourceError};
+
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub id: String,
+    pub text: String,
+    /// Character offset of the first answer in the paragraph context.
+    pub answer_start: usize,
+    /// Index in `Paragraph::sentences` of the sentence that contains the answer, if any.
+    pub answer_sentence: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Paragraph {
+    pub context: String,
+    pub sentences: Vec<String>,
+    pub questions: Vec<Question>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Article {
+    pub title: String,
+    pub paragraphs: Vec<Paragraph>,
+}
+
+/// One language file.
+#[derive(Debug, Clone)]
+pub struct SquadRLang {
+    pub lang: String,
+    pub articles: Vec<Article>,
+}
+
+fn field<'a>(v: &'a Value, key: &str, file: &str, at: &str) -> Result<&'a Value, SourceError> {
+    v.get(key).ok_or_else(|| SourceError::malformed(file, at, format!("missing field `{key}`")))
+}
+
+fn array<'a>(v: &'a Value, key: &str, file: &str, at: &str) -> Result<&'a Vec<Value>, SourceError> {
+    field(v, key, file, at)?
+        .as_array()
+        .ok_or_else(|| SourceError::malformed(file, at, format!("field `{key}` is not an array")))
+}
+
+fn string(v: &Value, key: &str, file: &str, at: &str) -> Result<String, SourceError> {
+    field(v, key, file, at)?
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| SourceError::malformed(file, at, format!("field `{key}` is not a string")))
+}
+
+/// Parses one file's bytes; `require_sentences` = the LAReQA fields must be present.
+pub fn parse_squad_r(bytes: &[u8], lang: &str, file: &str, require_sentences: bool) -> Result<SquadRLang, SourceError> {
+    let root: Value = serde_json::from_slice(bytes)
+        .map_err(|e| SourceError::malformed(file, format!("line {}", e.line()), format!("invalid JSON: {e}")))?;
+    let mut articles = Vec::new();
+    for (ai, a) in array(&root, "data", file, "top level")?.iter().enumerate() {
+        let at = format!("data[{ai}]");
+        let title = a.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
+        let mut paragraphs = Vec::new();
+        for (pi, p) in array(a, "paragraphs", file, &at)?.iter().enumerate() {
+            let at = format!("data[{ai}].paragraphs[{pi}]");
+            let context = string(p, "context", file, &at)?;
+            let (sentences, breaks) = if require_sentences || p.get("sentences").is_some() {
+                let sentences: Vec<String> = array(p, "sentences", file, &at)?
+                    .iter()
+                    .map(|s| s.as_str().map(str::to_string))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| SourceError::malformed(file, &at, "`sentences` must hold strings"))?;
+                let breaks: Vec<(usize, usize)> = array(p, "sentence_breaks", file, &at)?
+                    .iter()
+                    .map(|b| {
+                        let pair = b.as_array()?;
+                        Some((pair.first()?.as_u64()? as usize, pair.get(1)?.as_u64()? as usize))
+                    })
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| SourceError::malformed(file, &at, "`sentence_breaks` must hold [start, end] pairs"))?;
+                if breaks.len() != sentences.len() {
+                    return Err(SourceError::malformed(
+                        file,
+                        &at,
+                        format!("{} sentences but {} sentence_breaks", sentences.len(), breaks.len()),
+                    ));
+                }
+                (sentences, breaks)
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let mut questions = Vec::new();
+            for (qi, q) in array(p, "qas", file, &at)?.iter().enumerate() {
+                let at = format!("{at}.qas[{qi}]");
+                let id = string(q, "id", file, &at)?;
+                let text = string(q, "question", file, &at)?;
+                let answers = array(q, "answers", file, &at)?;
+                let first = answers.first().ok_or_else(|| SourceError::malformed(file, &at, "no answers"))?;
+                let answer_start = field(first, "answer_start", file, &at)?
+                    .as_u64()
+                    .ok_or_else(|| SourceError::malformed(file, &at, "`answer_start` is not a non-negative integer"))?
+                    as usize;
+                // Breaks are character offsets into the context, like answer_start.
+                let answer_sentence = breaks.iter().position(|&(s, e)| s <= answer_start && answer_start <= e);
+                questions.push(Question { id, text, answer_start, answer_sentence });
+            }
+            paragraphs.push(Paragraph { context, sentences, questions });
+        }
+        articles.push(Article { title, paragraphs });
+    }
+    Ok(SquadRLang { lang: lang.to_string(), articles })
+}
+
+/// Reads every `LANG.json` (XQuAD-R, MLQA-R) or `xquad.LANG.json` (XQuAD) in `dir`, sorted by
+/// language code.
+pub fn read_squad_r_dir(dir: &Path, require_sentences: bool) -> Result<Vec<SquadRLang>, SourceError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| SourceError::Io { path: dir.display().to_string(), source })?;
+    let mut files = Vec::new();
+    for e in entries {
+        let e = e.map_err(|source| SourceError::Io { path: dir.display().to_string(), source })?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".json") {
+            let lang = stem.strip_prefix("xquad.").unwrap_or(stem).to_string();
+            files.push((lang, e.path()));
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .map(|(lang, path)| parse_squad_r(&read_file(&path)?, &lang, &path.display().to_string(), require_sentences))
+        .collect()
+}

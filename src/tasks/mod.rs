@@ -1,0 +1,273 @@
+//! Retrieval tasks built from the sources: a multilingual pool, queries, and which pool
+//! candidates are relevant to each query (docs/evaluation.md, Tasks). Settings (mono, cross,
+//! multi) are restrictions of the pool by language, applied at scoring time.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::sources::{self, FileChecksum, MkqaQuestion, SourceError, SquadRLang};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Stable, space-free id; ids sort in pool order (zero-padded) so tie-breaking by id is
+    /// well defined.
+    pub id: String,
+    pub lang: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// `<qid>-<lang>`: unique per language version.
+    pub id: String,
+    /// Shared by the language versions of one question (the unit bootstrap resamples).
+    pub qid: String,
+    pub lang: String,
+    pub text: String,
+    /// Pool indices of relevant candidates, ascending (empty for label-free tasks).
+    pub relevant: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum TaskKind {
+    XquadR,
+    XquadRHeldout,
+    MlqaR,
+    Mkqa,
+    MkqaConsistency,
+}
+
+impl TaskKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::XquadR => "xquad-r",
+            TaskKind::XquadRHeldout => "xquad-r-heldout",
+            TaskKind::MlqaR => "mlqa-r",
+            TaskKind::Mkqa => "mkqa",
+            TaskKind::MkqaConsistency => "mkqa-consistency",
+        }
+    }
+    pub fn all() -> [TaskKind; 5] {
+        [TaskKind::XquadR, TaskKind::XquadRHeldout, TaskKind::MlqaR, TaskKind::Mkqa, TaskKind::MkqaConsistency]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub kind: TaskKind,
+    pub langs: Vec<String>,
+    pub pool: Vec<Candidate>,
+    pub queries: Vec<Query>,
+    /// Whether queries carry relevance labels (false for MKQA consistency).
+    pub labelled: bool,
+    /// Data files the task was built from, verified against SHA256SUMS.
+    pub checksums: Vec<FileChecksum>,
+}
+
+impl Task {
+    pub fn pool_count(&self, lang: &str) -> usize {
+        self.pool.iter().filter(|c| c.lang == lang).count()
+    }
+    pub fn query_count(&self, lang: &str) -> usize {
+        self.queries.iter().filter(|q| q.lang == lang).count()
+    }
+}
+
+/// XQuAD articles are taken in file order; index i with i % 3 == 2 is held out of training
+/// (docs/evaluation.md). Used by both the held-out task and the training-pair builder.
+pub fn is_heldout_article(index: usize) -> bool {
+    index % 3 == 2
+}
+
+/// LAReQA-style task from per-language SQuAD-R files. `keep_article` filters articles by index.
+pub fn squad_r_task(kind: TaskKind, files: &[SquadRLang], keep_article: impl Fn(usize) -> bool) -> Task {
+    let mut pool = Vec::new();
+    // qid -> relevant candidate indices across languages
+    let mut relevant: HashMap<String, BTreeSet<u32>> = HashMap::new();
+    let mut questions = Vec::new();
+    for f in files {
+        let mut n = 0usize;
+        for (ai, a) in f.articles.iter().enumerate() {
+            if !keep_article(ai) {
+                continue;
+            }
+            for p in &a.paragraphs {
+                let base = pool.len();
+                for s in &p.sentences {
+                    pool.push(Candidate { id: format!("{}-s{:05}", f.lang, n), lang: f.lang.clone(), text: s.clone() });
+                    n += 1;
+                }
+                for q in &p.questions {
+                    if let Some(si) = q.answer_sentence {
+                        relevant.entry(q.id.clone()).or_default().insert((base + si) as u32);
+                    }
+                    questions.push((q.id.clone(), f.lang.clone(), q.text.clone()));
+                }
+            }
+        }
+    }
+    let queries = questions
+        .into_iter()
+        .map(|(qid, lang, text)| Query {
+            id: format!("{qid}-{lang}"),
+            relevant: relevant.get(&qid).map(|s| s.iter().copied().collect()).unwrap_or_default(),
+            qid,
+            lang,
+            text,
+        })
+        .collect();
+    Task { kind, langs: files.iter().map(|f| f.lang.clone()).collect(), pool, queries, labelled: true, checksums: Vec::new() }
+}
+
+/// Unicode NFKC, trimmed: two answers that print the same are one candidate.
+pub fn normalize_answer(s: &str) -> String {
+    s.nfkc().collect::<String>().trim().to_string()
+}
+
+/// The MKQA-R answer pool: per language, each distinct normalised answer string once,
+/// candidates ordered by language then first appearance.
+pub fn mkqa_pool(questions: &[MkqaQuestion]) -> (Vec<Candidate>, HashMap<(String, String), u32>) {
+    let langs: BTreeSet<&String> = questions.iter().flat_map(|q| q.answers.keys()).collect();
+    let mut pool = Vec::new();
+    let mut index = HashMap::new();
+    for lang in langs {
+        let mut n = 0;
+        for q in questions {
+            for a in q.answers.get(lang).into_iter().flatten() {
+                let norm = normalize_answer(a);
+                if norm.is_empty() {
+                    continue;
+                }
+                index.entry((lang.clone(), norm.clone())).or_insert_with(|| {
+                    pool.push(Candidate { id: format!("{lang}-a{n:05}"), lang: lang.clone(), text: norm });
+                    n += 1;
+                    (pool.len() - 1) as u32
+                });
+            }
+        }
+    }
+    (pool, index)
+}
+
+/// MKQA-R: every language version of every question ranks the answer pool; relevant = in every
+/// language, the candidates equal to one of the question's answers there.
+pub fn mkqa_task(questions: &[MkqaQuestion]) -> Task {
+    let (pool, index) = mkqa_pool(questions);
+    let langs: Vec<String> =
+        questions.iter().flat_map(|q| q.queries.keys().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut queries = Vec::new();
+    for q in questions {
+        let mut rel = BTreeSet::new();
+        for (lang, answers) in &q.answers {
+            for a in answers {
+                if let Some(&i) = index.get(&(lang.clone(), normalize_answer(a))) {
+                    rel.insert(i);
+                }
+            }
+        }
+        let relevant: Vec<u32> = rel.into_iter().collect();
+        for (lang, text) in &q.queries {
+            queries.push(Query {
+                id: format!("{}-{lang}", q.id),
+                qid: q.id.clone(),
+                lang: lang.clone(),
+                text: text.clone(),
+                relevant: relevant.clone(),
+            });
+        }
+    }
+    Task { kind: TaskKind::Mkqa, langs, pool, queries, labelled: true, checksums: Vec::new() }
+}
+
+/// Builds a task from the data folder, verifying the checksums of the files it reads.
+pub fn load_task(kind: TaskKind, data: &Path) -> Result<Task, SourceError> {
+    if !data.is_dir() {
+        return Err(SourceError::MissingRoot(data.display().to_string()));
+    }
+    let mut task = match kind {
+        TaskKind::XquadR | TaskKind::XquadRHeldout => {
+            let files = sources::read_squad_r_dir(&data.join("xquad-r"), true)?;
+            if kind == TaskKind::XquadR {
+                squad_r_task(kind, &files, |_| true)
+            } else {
+                squad_r_task(kind, &files, is_heldout_article)
+            }
+        }
+        TaskKind::MlqaR => squad_r_task(kind, &sources::read_squad_r_dir(&data.join("mlqa-r"), true)?, |_| true),
+        TaskKind::Mkqa => mkqa_task(&sources::read_mia_dir(&data.join("mkqa/mia-dev"))?),
+        TaskKind::MkqaConsistency => {
+            let dev = mkqa_task(&sources::read_mia_dir(&data.join("mkqa/mia-dev"))?);
+            let test = sources::read_mia_dir(&data.join("mkqa/mia-test"))?;
+            let mut queries = Vec::new();
+            for q in &test {
+                for (lang, text) in &q.queries {
+                    queries.push(Query {
+                        id: format!("{}-{lang}", q.id),
+                        qid: q.id.clone(),
+                        lang: lang.clone(),
+                        text: text.clone(),
+                        relevant: Vec::new(),
+                    });
+                }
+            }
+            let langs = test.iter().flat_map(|q| q.queries.keys().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+            Task { kind, langs, pool: dev.pool, queries, labelled: false, checksums: Vec::new() }
+        }
+    };
+    let prefixes: &[&str] = match kind {
+        TaskKind::XquadR | TaskKind::XquadRHeldout => &["xquad-r/"],
+        TaskKind::MlqaR => &["mlqa-r/"],
+        TaskKind::Mkqa => &["mkqa/mia-dev/"],
+        TaskKind::MkqaConsistency => &["mkqa/mia-dev/", "mkqa/mia-test/"],
+    };
+    task.checksums = sources::verify_checksums(data, prefixes)?;
+    Ok(task)
+}
+
+/// Per-language counts, as printed by the CLI and checked against SOURCES.md in tests.
+pub fn counts(task: &Task) -> BTreeMap<String, (usize, usize)> {
+    task.langs.iter().map(|l| (l.clone(), (task.query_count(l), task.pool_count(l)))).collect()
+}
+
+impl Task {
+    /// Keeps only `langs` (queries and pool; None = all) and the first `max_questions` distinct
+    /// questions (None = all), re-indexing relevance; for quick, small evaluations.
+    pub fn restrict(&self, langs: Option<&[String]>, max_questions: Option<usize>) -> Task {
+        let keep_lang = |l: &str| langs.is_none_or(|ls| ls.iter().any(|x| x == l));
+        let mut new_index = vec![u32::MAX; self.pool.len()];
+        let mut pool = Vec::new();
+        for (i, c) in self.pool.iter().enumerate() {
+            if keep_lang(&c.lang) {
+                new_index[i] = pool.len() as u32;
+                pool.push(c.clone());
+            }
+        }
+        let mut qids = std::collections::HashSet::new();
+        let mut queries = Vec::new();
+        for q in &self.queries {
+            if !keep_lang(&q.lang) {
+                continue;
+            }
+            if !qids.contains(&q.qid) {
+                if max_questions.is_some_and(|m| qids.len() >= m) {
+                    continue;
+                }
+                qids.insert(q.qid.clone());
+            }
+            let relevant = q.relevant.iter().map(|&r| new_index[r as usize]).filter(|&r| r != u32::MAX).collect();
+            queries.push(Query { relevant, ..q.clone() });
+        }
+        Task {
+            kind: self.kind,
+            langs: self.langs.iter().filter(|l| keep_lang(l)).cloned().collect(),
+            pool,
+            queries,
+            labelled: self.labelled,
+            checksums: self.checksums.clone(),
+        }
+    }
+}
