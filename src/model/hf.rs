@@ -6,7 +6,9 @@ use std::sync::Arc;
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
-use super::{BertConfig, Checkpoint, ModelError, StoredTensor, Weights};
+#[cfg(not(target_arch = "wasm32"))]
+use super::Checkpoint;
+use super::{BertConfig, ModelError, StoredTensor, Weights};
 
 #[derive(Deserialize)]
 struct HfConfig {
