@@ -41,6 +41,23 @@ fn beats(sa: f32, a: u32, sb: f32, b: u32) -> bool {
 }
 
 fn top_k(scores: &[f32], members: impl Iterator<Item = u32>, k: usize) -> Vec<(u32, f32)> {
+    if k <= 64 {
+        // Small k: one pass keeping a sorted buffer; no per-row copy of the pool.
+        let mut buf: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+        for c in members {
+            let s = scores[c as usize];
+            if buf.len() == k {
+                let &(lc, ls) = &buf[k - 1];
+                if !beats(s, c, ls, lc) {
+                    continue;
+                }
+                buf.pop();
+            }
+            let pos = buf.partition_point(|&(bc, bs)| beats(bs, bc, s, c));
+            buf.insert(pos, (c, s));
+        }
+        return buf;
+    }
     let mut v: Vec<(u32, f32)> = members.map(|c| (c, scores[c as usize])).collect();
     let cmp = |x: &(u32, f32), y: &(u32, f32)| y.1.total_cmp(&x.1).then(y.0.cmp(&x.0));
     if v.len() > k {
@@ -152,5 +169,14 @@ mod tests {
         assert_eq!(r.relevant[1], RelevantRank { candidate: 2, multi: 2, in_lang: 2 });
         assert_eq!(r.top_per_lang[0].iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 0]);
         assert_eq!(r.top_per_lang[1].iter().map(|x| x.0).collect::<Vec<_>>(), vec![3, 2]);
+    }
+
+    #[test]
+    fn small_and_large_k_paths_agree() {
+        let scores: Vec<f32> = (0..500u32).map(|i| ((i * 7919) % 97) as f32 / 97.0).collect();
+        let small = top_k(&scores, 0..500, 50);
+        let large = top_k(&scores, 0..500, 100);
+        assert_eq!(small, large[..50].to_vec());
+        assert_eq!(top_k(&scores, 0..3, 10).len(), 3);
     }
 }
