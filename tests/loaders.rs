@@ -6,7 +6,7 @@ use std::sync::Arc;
 use burn::tensor::Device;
 use hybrid_ir::encoder::mean_pool_normalize;
 use hybrid_ir::model::{
-    parse_e5s1, parse_hf_config, parse_safetensors, write_e5s1, BertConfig, ModelError, StoredTensor, Weights,
+    hf_name, parse_e5s1, parse_hf_config, parse_safetensors, write_e5s1, BertConfig, ModelError, StoredTensor, Weights,
 };
 use hybrid_ir::tokenize::TokenBatch;
 
@@ -176,32 +176,6 @@ fn hf_config_json(config: &BertConfig) -> String {
         config.max_position_embeddings,
         config.type_vocab_size
     )
-}
-
-fn hf_name(canonical: &str) -> String {
-    let map = [
-        ("emb.word", "embeddings.word_embeddings.weight"),
-        ("emb.pos", "embeddings.position_embeddings.weight"),
-        ("emb.type", "embeddings.token_type_embeddings.weight"),
-        ("emb.ln.w", "embeddings.LayerNorm.weight"),
-        ("emb.ln.b", "embeddings.LayerNorm.bias"),
-    ];
-    if let Some((_, hf)) = map.iter().find(|(c, _)| *c == canonical) {
-        return hf.to_string();
-    }
-    let parts: Vec<&str> = canonical.split('.').collect();
-    let module = match parts[1] {
-        "q" => "attention.self.query",
-        "k" => "attention.self.key",
-        "v" => "attention.self.value",
-        "ao" => "attention.output.dense",
-        "aln" => "attention.output.LayerNorm",
-        "fi" => "intermediate.dense",
-        "fo" => "output.dense",
-        _ => "output.LayerNorm",
-    };
-    let wb = if parts[2] == "w" { "weight" } else { "bias" };
-    format!("encoder.layer.{}.{module}.{wb}", &parts[0][1..])
 }
 
 /// Writes the weights as a HF safetensors file (f32, [out, in] like PyTorch).

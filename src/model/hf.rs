@@ -30,8 +30,8 @@ fn default_pad() -> u32 {
     1
 }
 
-/// Canonical name -> Hugging Face BertModel name.
-fn hf_name(canonical: &str) -> String {
+/// Canonical name (`l3.q.w`) -> Hugging Face BertModel name (`encoder.layer.3.attention.self.query.weight`).
+pub fn hf_name(canonical: &str) -> String {
     let fixed = match canonical {
         "emb.word" => Some("embeddings.word_embeddings.weight"),
         "emb.pos" => Some("embeddings.position_embeddings.weight"),

@@ -19,7 +19,7 @@ pub use e5s1::{parse_e5s1, write_e5s1, E5S1_MAGIC};
 pub use error::ModelError;
 #[cfg(not(target_arch = "wasm32"))]
 pub use hf::load_hf_dir;
-pub use hf::{parse_hf_config, parse_safetensors};
+pub use hf::{hf_name, parse_hf_config, parse_safetensors};
 pub use quant::{dequantize_q4_0, q4_0_bytes, Q4_BLOCK, Q4_BLOCK_BYTES};
 pub use weights::{StoredTensor, WordTable, Weights};
 

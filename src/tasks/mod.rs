@@ -153,6 +153,17 @@ pub fn mkqa_pool(questions: &[MkqaQuestion]) -> (Vec<Candidate>, HashMap<(String
     (pool, index)
 }
 
+/// One query per language version of an MKQA question, all sharing `relevant`.
+fn language_versions(q: &MkqaQuestion, relevant: Vec<u32>) -> impl Iterator<Item = Query> + '_ {
+    q.queries.iter().map(move |(lang, text)| Query {
+        id: format!("{}-{lang}", q.id),
+        qid: q.id.clone(),
+        lang: lang.clone(),
+        text: text.clone(),
+        relevant: relevant.clone(),
+    })
+}
+
 /// MKQA-R: every language version of every question ranks the answer pool; relevant = in every
 /// language, the candidates equal to one of the question's answers there.
 pub fn mkqa_task(questions: &[MkqaQuestion]) -> Task {
@@ -169,16 +180,7 @@ pub fn mkqa_task(questions: &[MkqaQuestion]) -> Task {
                 }
             }
         }
-        let relevant: Vec<u32> = rel.into_iter().collect();
-        for (lang, text) in &q.queries {
-            queries.push(Query {
-                id: format!("{}-{lang}", q.id),
-                qid: q.id.clone(),
-                lang: lang.clone(),
-                text: text.clone(),
-                relevant: relevant.clone(),
-            });
-        }
+        queries.extend(language_versions(q, rel.into_iter().collect()));
     }
     Task { kind: TaskKind::Mkqa, langs, pool, queries, labelled: true, checksums: Vec::new() }
 }
@@ -202,18 +204,7 @@ pub fn load_task(kind: TaskKind, data: &Path) -> Result<Task, SourceError> {
         TaskKind::MkqaConsistency => {
             let dev = mkqa_task(&sources::read_mia_dir(&data.join("mkqa/mia-dev"))?);
             let test = sources::read_mia_dir(&data.join("mkqa/mia-test"))?;
-            let mut queries = Vec::new();
-            for q in &test {
-                for (lang, text) in &q.queries {
-                    queries.push(Query {
-                        id: format!("{}-{lang}", q.id),
-                        qid: q.id.clone(),
-                        lang: lang.clone(),
-                        text: text.clone(),
-                        relevant: Vec::new(),
-                    });
-                }
-            }
+            let queries: Vec<Query> = test.iter().flat_map(|q| language_versions(q, Vec::new())).collect();
             let langs = test.iter().flat_map(|q| q.queries.keys().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
             Task { kind, langs, pool: dev.pool, queries, labelled: false, checksums: Vec::new() }
         }
