@@ -51,14 +51,39 @@ fn read_lines(input: Option<&PathBuf>) -> Result<Vec<String>, CliError> {
     Ok(lines)
 }
 
-pub fn progress_bar(total: usize, what: &str) -> indicatif::ProgressBar {
+/// A progress bar on a terminal; in a log (stderr not a terminal) a line every 10%, so long
+/// unattended runs still show where they are.
+pub struct Progress {
+    bar: indicatif::ProgressBar,
+    log: Option<(String, u64, u64, u64)>,
+}
+
+impl Progress {
+    pub fn inc(&mut self, n: u64) {
+        self.bar.inc(n);
+        if let Some((what, total, done, next)) = &mut self.log {
+            *done += n;
+            while *total > 0 && *done * 10 >= *next * *total && *next <= 10 {
+                eprintln!("{what}: {}% ({done}/{total})", *next * 10);
+                *next += 1;
+            }
+        }
+    }
+    pub fn finish_and_clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+pub fn progress_bar(total: usize, what: &str) -> Progress {
+    use std::io::IsTerminal;
     let bar = indicatif::ProgressBar::new(total as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed} < {eta}, {per_sec}]")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_message(what.to_string());
-    bar
+    let log = (!std::io::stderr().is_terminal() && total >= 1000).then(|| (what.to_string(), total as u64, 0, 1));
+    Progress { bar, log }
 }
 
 pub fn encode(args: EncodeArgs) -> Result<(), CliError> {
@@ -67,7 +92,7 @@ pub fn encode(args: EncodeArgs) -> Result<(), CliError> {
     let encoder = load_encoder(&args.model)?;
     let load_s = t_load.elapsed().as_secs_f64();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let bar = progress_bar(refs.len(), "encoding");
+    let mut bar = progress_bar(refs.len(), "encoding");
     let t0 = Instant::now();
     let emb = encoder.encode(&refs, args.role, |n| bar.inc(n as u64))?;
     let secs = t0.elapsed().as_secs_f64();
@@ -111,7 +136,7 @@ pub fn search(args: SearchArgs) -> Result<(), CliError> {
     let pool = read_lines(Some(&args.pool))?;
     let encoder = load_encoder(&args.model)?;
     let refs: Vec<&str> = pool.iter().map(String::as_str).collect();
-    let bar = progress_bar(refs.len(), "encoding pool");
+    let mut bar = progress_bar(refs.len(), "encoding pool");
     let docs = encoder.encode(&refs, Role::Passage, |n| bar.inc(n as u64))?;
     bar.finish_and_clear();
     let t0 = Instant::now();

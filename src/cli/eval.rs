@@ -85,7 +85,7 @@ fn embed_cached(
     let missing = cache.missing(texts);
     let mut truncated = 0;
     if !missing.is_empty() {
-        let bar = progress_bar(missing.len(), &format!("embedding {what}"));
+        let mut bar = progress_bar(missing.len(), &format!("embedding {what}"));
         // Encode in slices so a long run saves progress to the cache as it goes.
         for chunk in missing.chunks(4096) {
             let slice: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
@@ -150,7 +150,7 @@ pub fn eval(args: EvalArgs) -> Result<(), CliError> {
         let p_texts: Vec<&str> = task.pool.iter().map(|c| c.text.as_str()).collect();
         let (qv, q_trunc, q_s) = embed_cached(&encoder, &cache, &q_texts, Role::Query, "queries")?;
         let (pv, p_trunc, p_s) = embed_cached(&encoder, &cache, &p_texts, Role::Passage, "pool")?;
-        let bar = progress_bar(task.queries.len(), "ranking");
+        let mut bar = progress_bar(task.queries.len(), "ranking");
         let (mut rep, trec) = report::evaluate_task(&task, &qv, &pv, encoder.dim(), &device, &opts, |n| bar.inc(n as u64));
         bar.finish_and_clear();
         rep.truncated_queries = q_trunc;
