@@ -148,7 +148,7 @@ fn evaluation_driver_on_known_embeddings() {
     let angle = |deg: f32| [deg.to_radians().cos(), deg.to_radians().sin()];
     let pool_emb: Vec<f32> = [angle(80.0), angle(20.0), angle(5.0), angle(40.0)].concat();
     let q_emb: Vec<f32> = [angle(0.0), angle(85.0)].concat();
-    let (rep, trec) = evaluate_task(&task, &q_emb, &pool_emb, 2, &Device::flex(), &EvalOptions { trec: true, trec_depth: 0, bootstrap_samples: 50, seed: 3 }, |_| {});
+    let (rep, trec) = evaluate_task(&task, &q_emb, &pool_emb, 2, &Device::flex(), &EvalOptions { trec: true, trec_depth: 0, bootstrap_samples: 50, seed: 3 }, |_| {}).unwrap();
     // en query: multi order en-0(5), de-1(20), en-1(40), de-0(80) -> relevant at 1 and 4.
     let en_multi = rep.multi["en"];
     assert!((en_multi.map - (1.0 + 2.0 / 4.0) / 2.0).abs() < 1e-12, "{en_multi:?}");

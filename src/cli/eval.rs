@@ -7,25 +7,14 @@ use super::{load_encoder, progress_bar, CliError, ModelArgs};
 use crate::encoder::Encoder;
 use crate::rankings::EmbeddingCache;
 use crate::report::{self, EvalOptions, Report, TaskReport};
-use crate::tasks::{self, Task, TaskKind};
+use crate::tasks::{self, Task, TaskKind, TaskSelection};
 use crate::tokenize::Role;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
-pub enum TaskArg {
-    XquadR,
-    XquadRHeldout,
-    MlqaR,
-    Mkqa,
-    MkqaConsistency,
-    /// Every task above.
-    All,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// Which task to evaluate.
-    #[arg(long, value_enum, default_value = "mkqa")]
-    task: TaskArg,
+    /// Which task to evaluate: xquad-r, xquad-r-heldout, mlqa-r, mkqa, mkqa-consistency, or all.
+    #[arg(long, default_value = "mkqa", value_parser = TaskKind::parse_selection)]
+    task: TaskSelection,
     /// Data folder (default: $HYBRID_IR_DATA or ../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -125,14 +114,7 @@ fn git_commit() -> String {
 
 pub fn eval(args: EvalArgs) -> Result<(), CliError> {
     let data = crate::sources::data_root(args.data.as_deref());
-    let kinds: Vec<TaskKind> = match args.task {
-        TaskArg::XquadR => vec![TaskKind::XquadR],
-        TaskArg::XquadRHeldout => vec![TaskKind::XquadRHeldout],
-        TaskArg::MlqaR => vec![TaskKind::MlqaR],
-        TaskArg::Mkqa => vec![TaskKind::Mkqa],
-        TaskArg::MkqaConsistency => vec![TaskKind::MkqaConsistency],
-        TaskArg::All => TaskKind::all().to_vec(),
-    };
+    let kinds = args.task.0.clone();
     let encoder = load_encoder(&args.model)?;
     let cache = cache_dir(args.cache_dir.as_ref());
     let opts = EvalOptions { trec: args.trec, trec_depth: args.trec_depth, bootstrap_samples: args.bootstrap, seed: args.seed };
@@ -151,7 +133,8 @@ pub fn eval(args: EvalArgs) -> Result<(), CliError> {
         let (qv, q_trunc, q_s) = embed_cached(&encoder, &cache, &q_texts, Role::Query, "queries")?;
         let (pv, p_trunc, p_s) = embed_cached(&encoder, &cache, &p_texts, Role::Passage, "pool")?;
         let mut bar = progress_bar(task.queries.len(), "ranking");
-        let (mut rep, trec) = report::evaluate_task(&task, &qv, &pv, encoder.dim(), &device, &opts, |n| bar.inc(n as u64));
+        let (mut rep, trec) = report::evaluate_task(&task, &qv, &pv, encoder.dim(), &device, &opts, |n| bar.inc(n as u64))
+                .map_err(CliError::Usage)?;
         bar.finish_and_clear();
         rep.truncated_queries = q_trunc;
         rep.truncated_pool = p_trunc;

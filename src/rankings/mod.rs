@@ -127,7 +127,7 @@ pub fn rank_all(
     k_per_lang: usize,
     device: &Device,
     mut progress: impl FnMut(usize),
-) -> Vec<QueryRanking> {
+) -> Result<Vec<QueryRanking>, String> {
     let n = queries.len() / dim;
     let m = pool.len() / dim;
     let pool_t: Tensor<2> = Tensor::from_data(TensorData::new(pool.to_vec(), [m, dim]), device).transpose();
@@ -136,7 +136,13 @@ pub fn rank_all(
         let rows = BLOCK.min(n - start);
         let q: Tensor<2> =
             Tensor::from_data(TensorData::new(queries[start * dim..(start + rows) * dim].to_vec(), [rows, dim]), device);
-        let scores: Vec<f32> = q.matmul(pool_t.clone()).into_data().try_into_vec().unwrap_or_default();
+        // A failed read must not turn into an empty row that panics on indexing below.
+        let scores: Vec<f32> = q
+            .matmul(pool_t.clone())
+            .try_into_data()
+            .map_err(|e| format!("reading scores from the device failed: {e:?}"))?
+            .try_into_vec()
+            .map_err(|e| format!("scores are not f32: {e:?}"))?;
         let rank = |i: usize| {
             rank_row(&scores[i * m..(i + 1) * m], &relevant[start + i], cand_lang, n_langs, k_multi, k_per_lang)
         };
@@ -150,7 +156,7 @@ pub fn rank_all(
         out.extend((0..rows).map(rank));
         progress(rows);
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub fn evaluate_task(
     device: &Device,
     opts: &EvalOptions,
     progress: impl FnMut(usize),
-) -> (TaskReport, TrecFiles) {
+) -> Result<(TaskReport, TrecFiles), String> {
     let t0 = now();
     let pool_langs: Vec<String> = task.pool.iter().map(|c| c.lang.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let lang_ix: HashMap<&str, u16> = pool_langs.iter().enumerate().map(|(i, l)| (l.as_str(), i as u16)).collect();
@@ -58,7 +58,7 @@ pub fn evaluate_task(
     let k_per_lang = if opts.trec { depth } else { 0 };
     let relevant: Vec<Vec<u32>> = task.queries.iter().map(|q| q.relevant.clone()).collect();
     let ranked =
-        rankings::rank_all(queries, pool, dim, &relevant, &cand_lang, pool_langs.len(), k_multi, k_per_lang, device, progress);
+        rankings::rank_all(queries, pool, dim, &relevant, &cand_lang, pool_langs.len(), k_multi, k_per_lang, device, progress)?;
     let t_score = now();
 
     let qid_ix: HashMap<&str, usize> = {
@@ -116,7 +116,7 @@ pub fn evaluate_task(
                     .filter(|x| cand_lang[x.candidate as usize] as usize == li)
                     .map(|x| task.pool[x.candidate as usize].id.as_str())
                     .collect();
-                trec.add(&format!("{}.{setting}", task.kind.name(), ), &q.id, &ranked, &rel, &m);
+                trec.add(&format!("{}.{setting}", task.kind.name()), &q.id, &ranked, &rel, &m);
             }
         }
     }
@@ -186,5 +186,5 @@ pub fn evaluate_task(
         report.consistency = (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64);
     }
     report.timings = Timings { score_s: t_score - t0, metrics_s: now() - t_score, ..Default::default() };
-    (report, trec)
+    Ok((report, trec))
 }

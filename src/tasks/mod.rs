@@ -32,7 +32,6 @@ pub struct Query {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum TaskKind {
     XquadR,
     XquadRHeldout,
@@ -54,7 +53,22 @@ impl TaskKind {
     pub fn all() -> [TaskKind; 5] {
         [TaskKind::XquadR, TaskKind::XquadRHeldout, TaskKind::MlqaR, TaskKind::Mkqa, TaskKind::MkqaConsistency]
     }
+
+    /// A task name, or `all` for every task (the CLI's `--task`).
+    pub fn parse_selection(s: &str) -> Result<TaskSelection, String> {
+        if s == "all" {
+            return Ok(TaskSelection(Self::all().to_vec()));
+        }
+        Self::all().into_iter().find(|k| k.name() == s).map(|k| TaskSelection(vec![k])).ok_or_else(|| {
+            let names: Vec<&str> = Self::all().iter().map(|k| k.name()).collect();
+            format!("unknown task {s:?}: expected one of {} or all", names.join(", "))
+        })
+    }
 }
+
+/// One or more tasks chosen by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSelection(pub Vec<TaskKind>);
 
 #[derive(Debug, Clone)]
 pub struct Task {
