@@ -15,3 +15,5 @@ pub mod rankings;
 pub mod report;
 pub mod sources;
 pub mod tasks;
+#[cfg(feature = "autodiff")]
+pub mod train;

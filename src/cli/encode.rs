@@ -69,6 +69,9 @@ impl Progress {
             }
         }
     }
+    pub fn message(&self, m: String) {
+        self.bar.set_message(m);
+    }
     pub fn finish_and_clear(&self) {
         self.bar.finish_and_clear();
     }

@@ -46,7 +46,7 @@ pub struct EvalArgs {
     model: ModelArgs,
 }
 
-fn cache_dir(arg: Option<&PathBuf>) -> PathBuf {
+pub(crate) fn cache_dir(arg: Option<&PathBuf>) -> PathBuf {
     arg.cloned().unwrap_or_else(|| {
         std::env::var_os("HYBRID_IR_CACHE")
             .map(PathBuf::from)
@@ -65,12 +65,7 @@ fn embed_cached(
     what: &str,
 ) -> Result<(Vec<f32>, usize, f64), CliError> {
     let t0 = Instant::now();
-    let role_name = match role {
-        Role::Query => "query",
-        Role::Passage => "passage",
-    };
-    let mut cache = EmbeddingCache::open(dir, &encoder.model_sha256, role_name, encoder.config.max_len(role), encoder.dim())
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut cache = open_cache(dir, &encoder.model_sha256, role, encoder)?;
     let missing = cache.missing(texts);
     let mut truncated = 0;
     if !missing.is_empty() {
@@ -91,7 +86,17 @@ fn embed_cached(
     Ok((vectors, truncated, t0.elapsed().as_secs_f64()))
 }
 
-fn print_counts(task: &Task) {
+/// The embedding cache of one model and role.
+pub(crate) fn open_cache(dir: &std::path::Path, model_sha256: &str, role: Role, encoder: &Encoder) -> Result<EmbeddingCache, CliError> {
+    let role_name = match role {
+        Role::Query => "query",
+        Role::Passage => "passage",
+    };
+    EmbeddingCache::open(dir, model_sha256, role_name, encoder.config.max_len(role), encoder.dim())
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+pub(crate) fn print_counts(task: &Task) {
     let counts = tasks::counts(task);
     let line = counts.iter().map(|(l, (q, p))| format!("{l} {q}/{p}")).collect::<Vec<_>>().join(", ");
     eprintln!(
@@ -102,7 +107,7 @@ fn print_counts(task: &Task) {
     );
 }
 
-fn git_commit() -> String {
+pub(crate) fn git_commit() -> String {
     std::process::Command::new("git")
         .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
         .output()

@@ -4,6 +4,7 @@ mod encode;
 mod eval;
 mod npy;
 mod paths;
+mod train;
 
 use clap::{Parser, Subcommand};
 use thiserror::Error;
@@ -70,6 +71,11 @@ enum Command {
     Search(encode::SearchArgs),
     /// Evaluate a model on the retrieval tasks (mono / cross / multi settings).
     Eval(eval::EvalArgs),
+    /// Fine-tune the top layers with hybrid batches (share --alpha of monolingual batches);
+    /// resumable: rerun the same command after an interruption.
+    Train(train::TrainCmd),
+    /// Train a checkpoint per alpha x seed, then evaluate every one (and the base) on every task.
+    Sweep(train::SweepCmd),
 }
 
 pub fn run() -> Result<(), CliError> {
@@ -78,8 +84,10 @@ pub fn run() -> Result<(), CliError> {
         Command::Encode(args) => encode::encode(args),
         Command::Search(args) => encode::search(args),
         Command::Eval(args) => eval::eval(args),
+        Command::Train(args) => train::train(args),
+        Command::Sweep(args) => train::sweep(args),
     }
 }
 
 pub use encode::progress_bar;
-pub use paths::load_encoder;
+pub use paths::{load_checkpoint, load_encoder};

@@ -12,8 +12,7 @@ pub fn base_model_dir() -> PathBuf {
     std::env::var_os("HYBRID_IR_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("models/base"))
 }
 
-/// (weights path, tokenizer path) for a `--model` value.
-pub fn resolve(model: &str, tokenizer: Option<&Path>) -> Result<(PathBuf, PathBuf), CliError> {
+fn weights_path(model: &str) -> Result<PathBuf, CliError> {
     let weights = if model == "base" { base_model_dir().join("e5-small-q4.bin") } else { PathBuf::from(model) };
     if !weights.exists() {
         let hint = if model == "base" {
@@ -23,6 +22,12 @@ pub fn resolve(model: &str, tokenizer: Option<&Path>) -> Result<(PathBuf, PathBu
         };
         return Err(CliError::Usage(format!("model not found: {}{hint}", weights.display())));
     }
+    Ok(weights)
+}
+
+/// (weights path, tokenizer path) for a `--model` value.
+pub fn resolve(model: &str, tokenizer: Option<&Path>) -> Result<(PathBuf, PathBuf), CliError> {
+    let weights = weights_path(model)?;
     let tokenizer = match tokenizer {
         Some(t) => t.to_path_buf(),
         None => {
@@ -40,9 +45,22 @@ pub fn resolve(model: &str, tokenizer: Option<&Path>) -> Result<(PathBuf, PathBu
     Ok((weights, tokenizer))
 }
 
+/// Loads `--model`: the base, an E5S1 file, a Hugging Face folder, or a fine-tuned checkpoint
+/// folder (manifest.json + layers.safetensors), which is applied on top of the base model.
+pub fn load_checkpoint(model: &str) -> Result<Checkpoint, CliError> {
+    let path = Path::new(model);
+    if path.join(crate::model::DELTA_MANIFEST).exists() {
+        let base = load_checkpoint("base")?;
+        let (checkpoint, _) = crate::model::load_delta_dir(&base, path).map_err(crate::encoder::EncodeError::from)?;
+        return Ok(checkpoint);
+    }
+    Ok(Checkpoint::load(&weights_path(model)?).map_err(crate::encoder::EncodeError::from)?)
+}
+
 pub fn load_encoder(args: &ModelArgs) -> Result<Encoder, CliError> {
-    let (weights, tokenizer) = resolve(&args.model, args.tokenizer.as_deref())?;
-    let checkpoint = Checkpoint::load(&weights).map_err(crate::encoder::EncodeError::from)?;
+    let is_delta = Path::new(&args.model).join(crate::model::DELTA_MANIFEST).exists();
+    let (_, tokenizer) = resolve(if is_delta { "base" } else { &args.model }, args.tokenizer.as_deref())?;
+    let checkpoint = load_checkpoint(&args.model)?;
     let tokenizer = TextTokenizer::from_file(&tokenizer).map_err(crate::encoder::EncodeError::from)?;
     let device = args.backend.device()?;
     let config = EncoderConfig::new()

@@ -3,9 +3,11 @@
 
 mod backend;
 mod error;
+mod features;
 
 pub use backend::BackendKind;
 pub use error::EncodeError;
+pub use features::Features;
 
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
@@ -129,7 +131,7 @@ impl Encoder {
 
     /// Splits texts into length-sorted batches (less padding, same results: every text is
     /// encoded independently of its batch-mates) and returns, per batch, the original indices.
-    fn plan(&self, texts: &[&str], role: Role) -> Result<Vec<(Vec<usize>, TokenBatch)>, EncodeError> {
+    pub(crate) fn plan(&self, texts: &[&str], role: Role) -> Result<Vec<(Vec<usize>, TokenBatch)>, EncodeError> {
         let max_len = self.config.max_len(role);
         let mut lens: Vec<(usize, usize)> = Vec::with_capacity(texts.len());
         for (i, t) in texts.iter().enumerate() {
@@ -148,10 +150,6 @@ impl Encoder {
     }
 
     /// Encodes texts synchronously (native backends). `progress` gets the number of texts done.
-    ///
-    /// Batches run on `config.workers` threads at once: Burn's CPU kernels parallelise matrix
-    /// products but run element-wise ops (erf GELU, softmax) on one core, so independent batches
-    /// side by side keep every core busy. Results do not depend on the worker count.
     pub fn encode(
         &self,
         texts: &[&str],
@@ -162,50 +160,66 @@ impl Encoder {
         let mut data = vec![0f32; texts.len() * dim];
         let plan = self.plan(texts, role)?;
         let truncated = plan.iter().map(|(_, t)| t.truncated).sum();
-        let workers = self.config.workers.clamp(1, plan.len().max(1));
-        if workers == 1 || cfg!(target_arch = "wasm32") || plan.len() < 2 * workers {
-            for (idx, tokens) in &plan {
-                let values = self.run_batch(tokens)?;
-                scatter(&mut data, &values, idx, dim);
-                progress(idx.len());
-            }
-        } else {
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Vec<f32>, EncodeError>)>();
-            std::thread::scope(|scope| -> Result<(), EncodeError> {
-                for _ in 0..workers {
-                    let tx = tx.clone();
-                    let (plan, next) = (&plan, &next);
-                    scope.spawn(move || {
-                        let work = || loop {
-                            let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((_, tokens)) = plan.get(b) else { break };
-                            if tx.send((b, self.run_batch(tokens))).is_err() {
-                                break;
-                            }
-                        };
-                        // Each worker's kernels stay on its own thread: nested parallel matrix
-                        // products would only oversubscribe the cores the workers already use.
-                        single_threaded_kernels(work);
-                    });
-                }
-                drop(tx);
-                for (b, values) in rx {
-                    let idx = &plan[b].0;
-                    match values {
-                        Ok(values) => scatter(&mut data, &values, idx, dim),
-                        Err(e) => {
-                            // Stop handing out work; the other workers finish their batch.
-                            next.store(plan.len(), std::sync::atomic::Ordering::Relaxed);
-                            return Err(e);
-                        }
-                    }
-                    progress(idx.len());
-                }
-                Ok(())
-            })?;
-        }
+        self.run_jobs(
+            plan.len(),
+            |b| self.run_batch(&plan[b].1),
+            |b, values| {
+                scatter(&mut data, &values, &plan[b].0, dim);
+                progress(plan[b].0.len());
+            },
+        )?;
         Ok(Embeddings { data, dim, truncated })
+    }
+
+    /// Runs `jobs` batch jobs and hands each result to `sink` on the calling thread.
+    ///
+    /// Jobs run on `config.workers` threads at once: Burn's CPU kernels parallelise matrix
+    /// products but run element-wise ops (erf GELU, softmax) on one core, so independent batches
+    /// side by side keep every core busy. Results do not depend on the worker count.
+    pub(crate) fn run_jobs<T: Send>(
+        &self,
+        jobs: usize,
+        job: impl Fn(usize) -> Result<T, EncodeError> + Sync,
+        mut sink: impl FnMut(usize, T),
+    ) -> Result<(), EncodeError> {
+        let workers = self.config.workers.clamp(1, jobs.max(1));
+        if workers == 1 || cfg!(target_arch = "wasm32") || jobs < 2 * workers {
+            for b in 0..jobs {
+                sink(b, job(b)?);
+            }
+            return Ok(());
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<T, EncodeError>)>();
+        std::thread::scope(|scope| -> Result<(), EncodeError> {
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let (next, job) = (&next, &job);
+                scope.spawn(move || {
+                    let work = || loop {
+                        let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if b >= jobs || tx.send((b, job(b))).is_err() {
+                            break;
+                        }
+                    };
+                    // Each worker's kernels stay on its own thread: nested parallel matrix
+                    // products would only oversubscribe the cores the workers already use.
+                    single_threaded_kernels(work);
+                });
+            }
+            drop(tx);
+            for (b, result) in rx {
+                match result {
+                    Ok(value) => sink(b, value),
+                    Err(e) => {
+                        // Stop handing out work; the other workers finish their batch.
+                        next.store(jobs, std::sync::atomic::Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 
     fn run_batch(&self, tokens: &TokenBatch) -> Result<Vec<f32>, EncodeError> {
@@ -249,7 +263,7 @@ fn single_threaded_kernels(work: impl FnOnce() + Send) {
     work()
 }
 
-fn scatter(data: &mut [f32], values: &[f32], idx: &[usize], dim: usize) {
+pub(crate) fn scatter(data: &mut [f32], values: &[f32], idx: &[usize], dim: usize) {
     for (row, &i) in idx.iter().enumerate() {
         data[i * dim..(i + 1) * dim].copy_from_slice(&values[row * dim..(row + 1) * dim]);
     }

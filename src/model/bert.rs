@@ -80,6 +80,17 @@ pub fn attention_bias(pad_mask: Tensor<2, Bool>) -> Tensor<4> {
     pad_mask.float().mul_scalar(-1e4).reshape([batch, 1, 1, len])
 }
 
+/// Runs a stack of blocks on hidden states; the top of the encoder is such a stack, whether it
+/// belongs to the pretrained model or to a fine-tuned checkpoint.
+pub fn run_layers(layers: &[BertLayer], hidden: Tensor<3>, pad_mask: Tensor<2, Bool>) -> Tensor<3> {
+    let bias = attention_bias(pad_mask);
+    let mut x = hidden;
+    for layer in layers {
+        x = layer.forward(x, bias.clone());
+    }
+    x
+}
+
 impl Bert {
     /// Runs embeddings and layers `[0, upto)`; `upto = num_layers` is the whole encoder.
     pub fn forward_until(&self, words: Tensor<3>, pad_mask: Tensor<2, Bool>, upto: usize) -> Tensor<3> {
@@ -94,12 +105,7 @@ impl Bert {
     /// Runs layers `[from, end)` on hidden states produced by [`Bert::forward_until`]; used to
     /// train the top layers on cached outputs of frozen lower ones.
     pub fn forward_from(&self, hidden: Tensor<3>, pad_mask: Tensor<2, Bool>, from: usize) -> Tensor<3> {
-        let bias = attention_bias(pad_mask);
-        let mut x = hidden;
-        for layer in self.layers.iter().skip(from) {
-            x = layer.forward(x, bias.clone());
-        }
-        x
+        run_layers(&self.layers[from.min(self.layers.len())..], hidden, pad_mask)
     }
 
     pub fn forward(&self, words: Tensor<3>, pad_mask: Tensor<2, Bool>) -> Tensor<3> {

@@ -7,14 +7,21 @@
 
 mod bert;
 mod config;
+mod delta;
 mod e5s1;
 mod error;
 mod hf;
 mod quant;
 mod weights;
 
-pub use bert::{Bert, BertLayer, Embeddings};
+pub use bert::{attention_bias, run_layers, Bert, BertLayer, Embeddings};
 pub use config::BertConfig;
+#[cfg(not(target_arch = "wasm32"))]
+pub use delta::load_delta_dir;
+pub use delta::{
+    apply_checked, apply_delta, export_layer, parse_manifest, write_delta, DeltaManifest, DELTA_MANIFEST, DELTA_SCHEMA,
+    DELTA_VERSION, DELTA_WEIGHTS,
+};
 pub use e5s1::{parse_e5s1, write_e5s1, E5S1_MAGIC};
 pub use error::ModelError;
 #[cfg(not(target_arch = "wasm32"))]
@@ -56,7 +63,7 @@ impl Checkpoint {
     }
 }
 
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))
 }

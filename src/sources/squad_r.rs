@@ -132,3 +132,73 @@ pub fn read_squad_r_dir(dir: &Path, require_sentences: bool) -> Result<Vec<Squad
         .map(|(lang, path)| parse_squad_r(&read_file(&path)?, &lang, &path.display().to_string(), require_sentences))
         .collect()
 }
+
+/// Fills in sentences for files that lack them (plain XQuAD, e.g. Romanian, which XQuAD-R does
+/// not include) with a rule-based splitter: a sentence ends at `.`, `!`, `?` or the Devanagari
+/// danda followed by whitespace, or at CJK full stops. Answer sentences are found from
+/// `answer_start` (a character offset), as LAReQA did with its own segmenter.
+pub fn segment_sentences(file: &mut SquadRLang) {
+    for p in file.articles.iter_mut().flat_map(|a| a.paragraphs.iter_mut()) {
+        if !p.sentences.is_empty() {
+            continue;
+        }
+        let breaks = sentence_breaks(&p.context);
+        let chars: Vec<char> = p.context.chars().collect();
+        p.sentences = breaks.iter().map(|&(s, e)| chars[s..e].iter().collect::<String>().trim().to_string()).collect();
+        for q in &mut p.questions {
+            q.answer_sentence = breaks.iter().position(|&(s, e)| s <= q.answer_start && q.answer_start < e);
+        }
+    }
+}
+
+/// `[start, end)` character ranges of the sentences of `text`, covering it without gaps.
+pub fn sentence_breaks(text: &str) -> Vec<(usize, usize)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let end = if matches!(c, '。' | '！' | '？') {
+            Some(i + 1)
+        } else if matches!(c, '.' | '!' | '?' | '।') && chars.get(i + 1).is_some_and(|n| n.is_whitespace()) {
+            // "e.g. x" or "J. Smith": a single letter or a lowercase word next is no boundary.
+            let next = chars[i + 1..].iter().find(|n| !n.is_whitespace());
+            let short_token = i >= 1 && chars[i - 1].is_alphabetic() && (i < 2 || !chars[i - 2].is_alphabetic());
+            (!short_token && next.is_some_and(|n| !n.is_lowercase())).then_some(i + 1)
+        } else {
+            None
+        };
+        if let Some(end) = end {
+            let mut e = end;
+            while e < chars.len() && chars[e].is_whitespace() {
+                e += 1;
+            }
+            out.push((start, e));
+            start = e;
+            i = e;
+        } else {
+            i += 1;
+        }
+    }
+    if start < chars.len() || out.is_empty() {
+        out.push((start, chars.len()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_sentence_ends_but_not_initials_or_lowercase_continuations() {
+        let t = "Ion a venit. J. Smith a plecat, de ex. ieri! Apoi 3 oameni? 你好。再见";
+        let b = sentence_breaks(t);
+        let chars: Vec<char> = t.chars().collect();
+        let s: Vec<String> = b.iter().map(|&(a, e)| chars[a..e].iter().collect::<String>().trim().to_string()).collect();
+        assert_eq!(s, vec!["Ion a venit.", "J. Smith a plecat, de ex. ieri!", "Apoi 3 oameni?", "你好。", "再见"]);
+        assert_eq!(b.last().unwrap().1, chars.len());
+        assert!(b.windows(2).all(|w| w[0].1 == w[1].0), "no gaps");
+    }
+}

@@ -1,0 +1,148 @@
+//! Hidden states after the frozen lower layers, kept per text so the top layers can be run (or
+//! trained) many times without paying for the trunk again.
+//!
+//! Training the top K of 12 layers on cached trunk outputs makes a step about 12/K times
+//! cheaper, and evaluating several checkpoints that share the trunk costs K/12 each.
+
+use burn::tensor::{Bool, Device, Tensor, TensorData};
+
+use super::{mean_pool_normalize, scatter, EncodeError, Embeddings, Encoder};
+use crate::model::{run_layers, BertLayer};
+use crate::tokenize::Role;
+
+/// Per-text hidden states `[len_i, hidden]`, real tokens only, in input order.
+#[derive(Debug, Clone, Default)]
+pub struct Features {
+    pub hidden: usize,
+    /// Layers `[0, layer)` produced these states.
+    pub layer: usize,
+    starts: Vec<usize>,
+    lens: Vec<usize>,
+    data: Vec<f32>,
+    pub truncated: usize,
+}
+
+impl Features {
+    pub fn len(&self) -> usize {
+        self.lens.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+    /// Token count of text `i`.
+    pub fn tokens(&self, i: usize) -> usize {
+        self.lens[i]
+    }
+    /// Bytes held, for progress messages.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 4
+    }
+
+    /// Pads texts `idx` into one batch: hidden states `[b, len, h]` and the padding mask.
+    pub fn batch(&self, idx: &[usize], device: &Device) -> (Tensor<3>, Tensor<2, Bool>) {
+        let h = self.hidden;
+        let len = idx.iter().map(|&i| self.lens[i]).max().unwrap_or(1).max(1);
+        let mut x = vec![0f32; idx.len() * len * h];
+        let mut mask = vec![true; idx.len() * len];
+        for (row, &i) in idx.iter().enumerate() {
+            let n = self.lens[i];
+            let src = &self.data[self.starts[i]..self.starts[i] + n * h];
+            x[row * len * h..row * len * h + n * h].copy_from_slice(src);
+            mask[row * len..row * len + n].iter_mut().for_each(|m| *m = false);
+        }
+        (
+            Tensor::from_data(TensorData::new(x, [idx.len(), len, h]), device),
+            Tensor::from_data(TensorData::new(mask, [idx.len(), len]), device),
+        )
+    }
+
+    /// Length-sorted batches of text indices (less padding; each text's result does not depend
+    /// on its batch-mates beyond float rounding, and the grouping itself is deterministic).
+    pub fn plan(&self, batch_size: usize) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_by_key(|&i| (self.lens[i], i));
+        order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+    }
+
+    /// The features of texts `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Features {
+        let mut out = Features { hidden: self.hidden, layer: self.layer, truncated: 0, ..Default::default() };
+        for &i in idx {
+            out.push(&self.data[self.starts[i]..self.starts[i] + self.lens[i] * self.hidden]);
+        }
+        out
+    }
+
+    fn push(&mut self, values: &[f32]) {
+        self.starts.push(self.data.len());
+        self.lens.push(values.len() / self.hidden);
+        self.data.extend_from_slice(values);
+    }
+}
+
+/// Reads a tensor back as f32 values (native backends).
+pub(crate) fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, EncodeError> {
+    t.into_data().try_into_vec::<f32>().map_err(|e| EncodeError::Readback(format!("{e:?}")))
+}
+
+impl Encoder {
+    /// Runs the embeddings and layers `[0, upto)` on every text and keeps the result.
+    pub fn features(
+        &self,
+        texts: &[&str],
+        role: Role,
+        upto: usize,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Features, EncodeError> {
+        let h = self.dim();
+        let plan = self.plan(texts, role)?;
+        let mut per_text: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        let truncated = plan.iter().map(|(_, t)| t.truncated).sum();
+        self.run_jobs(
+            plan.len(),
+            |b| {
+                let tokens = &plan[b].1;
+                let mask = self.pad_mask(tokens);
+                read_f32(self.bert.forward_until(self.gather_words(tokens), mask, upto))
+            },
+            |b, values| {
+                let (idx, tokens) = &plan[b];
+                for (row, &i) in idx.iter().enumerate() {
+                    let at = row * tokens.len * h;
+                    per_text[i] = values[at..at + tokens.lengths[row] * h].to_vec();
+                }
+                progress(idx.len());
+            },
+        )?;
+        let mut out = Features { hidden: h, layer: upto, truncated, ..Default::default() };
+        for v in &per_text {
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    /// Runs `layers` (the top of this or another checkpoint that shares the trunk) on cached
+    /// features and pools: the same embeddings as [`Encoder::encode`] up to float rounding.
+    pub fn encode_features(
+        &self,
+        features: &Features,
+        layers: &[BertLayer],
+        mut progress: impl FnMut(usize),
+    ) -> Result<Embeddings, EncodeError> {
+        let dim = self.dim();
+        let mut data = vec![0f32; features.len() * dim];
+        let plan = features.plan(self.config.batch_size);
+        self.run_jobs(
+            plan.len(),
+            |b| {
+                let (x, mask) = features.batch(&plan[b], &self.device);
+                read_f32(mean_pool_normalize(run_layers(layers, x, mask.clone()), mask))
+            },
+            |b, values| {
+                scatter(&mut data, &values, &plan[b], dim);
+                progress(plan[b].len());
+            },
+        )?;
+        Ok(Embeddings { data, dim, truncated: features.truncated })
+    }
+}

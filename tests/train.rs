@@ -1,0 +1,191 @@
+//! Training: the pairs respect the held-out split, checkpoints are deltas that load back, and a
+//! run killed with SIGKILL resumes to bit-identical weights (the CLI, on a tiny configuration).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hybrid_ir::model::{apply_checked, parse_manifest, Checkpoint, DELTA_MANIFEST, DELTA_WEIGHTS};
+use hybrid_ir::tasks::{is_heldout_article, load_task, TaskKind};
+use hybrid_ir::train::{read_training_files, split_validation, training_pairs, STATE_FILE};
+
+fn data() -> PathBuf {
+    let d = std::env::var_os("HYBRID_IR_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(d.is_dir(), "data folder {} missing (set HYBRID_IR_DATA)", d.display());
+    d
+}
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("HYBRID_IR_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/base"))
+}
+
+#[test]
+fn training_pairs_come_from_training_articles_only_in_12_languages() {
+    let (files, checksums) = read_training_files(&data()).unwrap();
+    let pairs = training_pairs(&files).unwrap();
+    assert_eq!(pairs.langs, ["ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"]);
+    assert!(checksums.iter().any(|c| c.path.starts_with("xquad/")) && checksums.iter().any(|c| c.path.starts_with("xquad-r/")));
+    assert!(pairs.questions.iter().all(|q| !is_heldout_article(q.article)));
+    assert_eq!(pairs.articles().len(), 32, "48 articles, 16 held out");
+    // No question of the held-out evaluation task appears in training, in any language.
+    let held = load_task(TaskKind::XquadRHeldout, &data()).unwrap();
+    let held_qids: HashSet<&str> = held.queries.iter().map(|q| q.qid.as_str()).collect();
+    assert!(pairs.questions.iter().all(|q| !held_qids.contains(q.qid.as_str())), "held-out question leaked");
+    // Nor does any held-out pool sentence serve as a training positive.
+    let held_pool: HashSet<&str> = held.pool.iter().map(|c| c.text.as_str()).collect();
+    let leaked = pairs.questions.iter().flat_map(|q| &q.texts).filter(|(_, p)| held_pool.contains(p.as_str())).count();
+    assert_eq!(leaked, 0, "held-out sentences used as positives");
+    // Nearly every question pairs in all 12 languages (Romanian uses our own sentence splitter).
+    assert!(pairs.len() > 760, "{} training questions", pairs.len());
+    assert!(pairs.questions.iter().all(|q| q.texts.len() == 12 && q.texts.iter().all(|(a, b)| !a.is_empty() && !b.is_empty())));
+    let (train, valid) = split_validation(&pairs, 8);
+    assert_eq!(valid.articles().len(), 4);
+    assert_eq!(train.len() + valid.len(), pairs.len());
+    let v: HashSet<usize> = valid.articles().into_iter().collect();
+    assert!(train.articles().iter().all(|a| !v.contains(a)), "validation articles are disjoint");
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_hybrid-ir")
+}
+
+fn tiny_train(out: &Path) -> Command {
+    tiny_train_steps(out, 16)
+}
+
+fn tiny_train_steps(out: &Path, steps: usize) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["train", "--alpha", "0.5", "--seed", "7", "--max-questions", "8", "--train-batch-size", "4"])
+        .args(["--steps", &steps.to_string(), "--eval-every", "2", "--valid-batches", "2", "--warmup-steps", "2", "--train-layers", "1"])
+        .arg("--out")
+        .arg(out)
+        .arg("--data")
+        .arg(data())
+        .env("HYBRID_IR_MODEL_DIR", model_dir());
+    c
+}
+
+fn state_step(dir: &Path) -> Option<usize> {
+    let bytes = std::fs::read(dir.join(STATE_FILE)).ok()?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).ok()?;
+    let progress = meta.metadata().as_ref()?.get("progress")?.clone();
+    serde_json::from_str::<serde_json::Value>(&progress).ok()?["step"].as_u64().map(|s| s as usize)
+}
+
+#[test]
+fn a_run_killed_mid_way_resumes_to_identical_weights() {
+    let root = std::env::temp_dir().join(format!("hybrid-ir-resume-{}", std::process::id()));
+    let (straight, killed) = (root.join("straight"), root.join("killed"));
+    std::fs::remove_dir_all(&root).ok();
+
+    let status = tiny_train(&straight).status().unwrap();
+    assert!(status.success());
+    assert!(!straight.join(STATE_FILE).exists(), "a finished run leaves no resume state");
+
+    // Kill -9 as soon as a resume state exists, i.e. mid-way through the steps.
+    let mut killed_at = None;
+    for attempt in 0..3 {
+        std::fs::remove_dir_all(&killed).ok();
+        let mut child = tiny_train(&killed).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(600) {
+            if let Some(step) = state_step(&killed) {
+                if step >= 2 + 2 * attempt {
+                    child.kill().unwrap(); // SIGKILL
+                    break;
+                }
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let status = child.wait().unwrap();
+        if !status.success() {
+            killed_at = state_step(&killed);
+            break;
+        }
+    }
+    let killed_at = killed_at.expect("the run was killed before it finished");
+    assert!(killed_at < 16, "killed at step {killed_at}");
+
+    let out = tiny_train(&killed).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming"), "the second run resumed");
+
+    let a = std::fs::read(straight.join(DELTA_WEIGHTS)).unwrap();
+    let b = std::fs::read(killed.join(DELTA_WEIGHTS)).unwrap();
+    assert!(a == b, "resumed weights differ from the uninterrupted run's (killed at step {killed_at})");
+    let ma = parse_manifest(&std::fs::read_to_string(straight.join(DELTA_MANIFEST)).unwrap(), "a").unwrap();
+    let mb = parse_manifest(&std::fs::read_to_string(killed.join(DELTA_MANIFEST)).unwrap(), "b").unwrap();
+    assert!(ma.complete && mb.complete);
+    assert_eq!((ma.best_step, ma.best_valid_loss, &ma.history), (mb.best_step, mb.best_valid_loss, &mb.history));
+    assert_eq!(ma.layers, vec![11]);
+
+    // A rerun of a finished run is a no-op; the checkpoint evaluates like any model.
+    let out = tiny_train(&straight).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already trained"));
+    let pool = root.join("pool.txt");
+    std::fs::write(&pool, "Paris est la capitale de la France.\nDer Hund bellt.\n").unwrap();
+    let out = Command::new(bin())
+        .args(["search", "What is the capital of France?", "--pool"])
+        .arg(&pool)
+        .arg("--model")
+        .arg(&straight)
+        .env("HYBRID_IR_MODEL_DIR", model_dir())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().contains("Paris"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A different configuration refuses the other run's state instead of mixing the two.
+    std::fs::remove_dir_all(&killed).ok();
+    let mut child = tiny_train(&killed).stderr(std::process::Stdio::null()).spawn().unwrap();
+    while state_step(&killed).is_none() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    if killed.join(STATE_FILE).exists() {
+        let out = tiny_train(&killed).args(["--lr", "0.001"]).output().unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("different run"), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn delta_checkpoints_are_checked_against_their_manifest() {
+    let base = Checkpoint::load(&model_dir().join("e5-small-q4.bin")).unwrap();
+    let root = std::env::temp_dir().join(format!("hybrid-ir-delta-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    let status = tiny_train_steps(&root, 2).status().unwrap();
+    assert!(status.success());
+    let manifest = parse_manifest(&std::fs::read_to_string(root.join(DELTA_MANIFEST)).unwrap(), "m").unwrap();
+    let bytes = std::fs::read(root.join(DELTA_WEIGHTS)).unwrap();
+    assert!(bytes.len() < 10_000_000);
+    let (ckpt, layers) = apply_checked(&base, &manifest, &bytes, "layers").unwrap();
+    assert_eq!(layers, vec![11]);
+    assert_ne!(ckpt.sha256, base.sha256);
+    // Lower layers are the base's, bit for bit; the trained one moved but stays close (f16).
+    assert_eq!(ckpt.weights.get("l10.q.w").unwrap().to_f32(), base.weights.get("l10.q.w").unwrap().to_f32());
+    let (a, b) = (ckpt.weights.get("l11.fi.w").unwrap().to_f32(), base.weights.get("l11.fi.w").unwrap().to_f32());
+    let max_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(max_diff > 0.0 && max_diff < 0.05, "max change {max_diff}");
+    // A flipped byte is caught by the hash; a manifest for another base is refused.
+    let mut corrupt = bytes.clone();
+    let n = corrupt.len();
+    corrupt[n - 3] ^= 0x55;
+    let err = apply_checked(&base, &manifest, &corrupt, "layers").unwrap_err().to_string();
+    assert!(err.contains("does not match the manifest"), "{err}");
+    let mut other = manifest.clone();
+    other.base_sha256 = "0".repeat(64);
+    let err = apply_checked(&base, &other, &bytes, "layers").unwrap_err().to_string();
+    assert!(err.contains("trained on base model"), "{err}");
+    std::fs::remove_dir_all(&root).ok();
+}
