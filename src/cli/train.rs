@@ -269,6 +269,7 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
     }
     let t_trained = t_start.elapsed().as_secs_f64();
     drop(prepared);
+    write_models_manifest(&cmd.models, &base, &cells)?;
     if cmd.no_eval {
         return Ok(());
     }
@@ -440,4 +441,37 @@ fn sweep_csv(r: &SweepResults) -> String {
         s += &(row.join(",") + "\n");
     }
     s
+}
+
+/// `models/<sweep>/manifest.json`: every checkpoint of the sweep with the hashes a consumer (the
+/// web page, a user downloading them) checks before trusting the files.
+fn write_models_manifest(dir: &Path, base: &Checkpoint, cells: &[(f64, u64, PathBuf, DeltaManifest)]) -> Result<(), CliError> {
+    let checkpoints: Vec<serde_json::Value> = cells
+        .iter()
+        .map(|(alpha, seed, out, m)| {
+            let manifest_path = out.join(crate::model::DELTA_MANIFEST);
+            let manifest_bytes = std::fs::read(&manifest_path).map_err(|e| CliError::io(manifest_path.display(), e))?;
+            Ok(serde_json::json!({
+                "name": cell_name(*alpha, *seed),
+                "alpha": alpha,
+                "seed": seed,
+                "layers": m.layers,
+                "weights": format!("{}/{}", cell_name(*alpha, *seed), crate::model::DELTA_WEIGHTS),
+                "weights_sha256": m.weights_sha256,
+                "weights_bytes": m.weights_bytes,
+                "manifest": format!("{}/{}", cell_name(*alpha, *seed), crate::model::DELTA_MANIFEST),
+                "manifest_sha256": crate::model::sha256_hex(&manifest_bytes),
+                "best_valid_loss": m.best_valid_loss,
+                "best_step": m.best_step,
+            }))
+        })
+        .collect::<Result<_, CliError>>()?;
+    let doc = serde_json::json!({
+        "schema": "hybrid-ir/checkpoints",
+        "version": 1,
+        "base": { "file": "base/e5-small-q4.bin", "sha256": base.sha256, "fetch": "scripts/fetch-model" },
+        "checkpoints": checkpoints,
+    });
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Usage(e.to_string()))?;
+    crate::train::write_atomic(&dir.join("manifest.json"), text.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))
 }

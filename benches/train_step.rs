@@ -1,0 +1,64 @@
+//! Training step time for K trained layers (K = 1, 2, 4, 12) on cached trunk features, batch 32
+//! pairs, on the CPU (flex) and on wgpu when built with `--features wgpu` and a GPU is present.
+//! Anchor: K = 12 (full fine-tuning of the transformer stack) in the same run; the table gives
+//! each K's speed-up over it, plus one-off trunk-feature cost per training text.
+//!
+//!   cargo bench --bench train_step                      # CPU
+//!   cargo bench --bench train_step --features wgpu -- wgpu
+//!   BENCH_STEPS=8 BENCH_KS=1,2 cargo bench --bench train_step
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use hybrid_ir::encoder::{BackendKind, Encoder, EncoderConfig};
+use hybrid_ir::model::Checkpoint;
+use hybrid_ir::tokenize::TextTokenizer;
+use hybrid_ir::train::{prepare, Run, TrainConfig, TrainEvent};
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let model_dir = std::env::var_os("HYBRID_IR_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("models/base"));
+    let data = hybrid_ir::sources::data_root(None);
+    let backend = match std::env::args().skip(1).find(|a| !a.starts_with('-')).as_deref() {
+        Some("wgpu") => BackendKind::Wgpu,
+        _ => BackendKind::Flex,
+    };
+    let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
+    let ks: Vec<usize> = std::env::var("BENCH_KS")
+        .unwrap_or_else(|_| "12,4,2,1".into())
+        .split(',')
+        .filter_map(|k| k.parse().ok())
+        .collect();
+    let base = Checkpoint::load(&model_dir.join("e5-small-q4.bin")).expect("base model: run scripts/fetch-model");
+    let tokenizer = TextTokenizer::from_file(&model_dir.join("tokenizer.json")).expect("tokenizer");
+    let encoder = Encoder::new(&base, tokenizer, BackendKind::Flex.device().unwrap(), EncoderConfig::new()).unwrap();
+    let device = backend.device().expect("backend");
+    println!("train step, batch 32 pairs (64 texts), {steps} timed steps after 1 warm-up, backend {}", backend.name());
+    println!("{:>3} {:>12} {:>10} {:>12} {:>14}", "K", "step ms", "steps/s", "vs K=12", "trunk ms/text");
+    let mut anchor = None;
+    for k in ks {
+        let config = TrainConfig::new()
+            .with_train_layers(k)
+            .with_steps(steps + 1)
+            .with_eval_every(steps + 1)
+            .with_valid_batches(1)
+            .with_max_questions(64);
+        let t0 = Instant::now();
+        let prepared = prepare(&encoder, &data, &config, |_| {}).expect("prepare");
+        let texts = 2 * (prepared.train.len() + prepared.valid.len()) * prepared.train.langs.len();
+        let trunk_ms = t0.elapsed().as_secs_f64() * 1e3 / texts as f64;
+        let out = std::env::temp_dir().join(format!("hybrid-ir-bench-{}-{k}", std::process::id()));
+        let run = Run { base: &base, prepared: &prepared, config: &config, device: device.clone(), out: out.clone(), git_commit: String::new() };
+        let mut stamps = Vec::new();
+        run.run(|e| {
+            if let TrainEvent::Step { .. } = e {
+                stamps.push(Instant::now());
+            }
+        })
+        .expect("train");
+        std::fs::remove_dir_all(&out).ok();
+        let step_ms = (stamps[stamps.len() - 1] - stamps[0]).as_secs_f64() * 1e3 / (stamps.len() - 1) as f64;
+        let anchor_ms = *anchor.get_or_insert(step_ms);
+        println!("{k:>3} {step_ms:>12.0} {:>10.2} {:>11.1}x {trunk_ms:>14.2}", 1e3 / step_ms, anchor_ms / step_ms);
+    }
+}
