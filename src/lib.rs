@@ -4,6 +4,7 @@
 //! `sources` -> `tasks` -> `tokenize` / `model` / `encoder` -> `rankings` -> `metrics` -> `report`.
 //! Everything except `cli` compiles for `wasm32-unknown-unknown` so the web page shares it.
 
+pub mod assets;
 pub mod encoder;
 pub mod model;
 pub mod tokenize;
@@ -15,5 +16,6 @@ pub mod rankings;
 pub mod report;
 pub mod sources;
 pub mod tasks;
+pub mod web;
 #[cfg(feature = "autodiff")]
 pub mod train;

@@ -57,7 +57,7 @@ pub(crate) fn cache_dir(arg: Option<&PathBuf>) -> PathBuf {
 }
 
 /// Embeds `texts`, encoding only those not cached yet; returns (vectors, truncated, seconds).
-fn embed_cached(
+pub(crate) fn embed_cached(
     encoder: &Encoder,
     dir: &std::path::Path,
     texts: &[&str],

@@ -5,6 +5,7 @@ mod eval;
 mod npy;
 mod paths;
 mod train;
+mod web_assets;
 
 use clap::{Parser, Subcommand};
 use thiserror::Error;
@@ -76,6 +77,9 @@ enum Command {
     Train(train::TrainCmd),
     /// Train a checkpoint per alpha x seed, then evaluate every one (and the base) on every task.
     Sweep(train::SweepCmd),
+    /// Build what the web page downloads (pruned model, pools embedded per checkpoint, examples,
+    /// results) into www/assets, with a sha256 manifest and the measured cost of compression.
+    WebAssets(web_assets::WebAssetsArgs),
 }
 
 pub fn run() -> Result<(), CliError> {
@@ -86,6 +90,7 @@ pub fn run() -> Result<(), CliError> {
         Command::Eval(args) => eval::eval(args),
         Command::Train(args) => train::train(args),
         Command::Sweep(args) => train::sweep(args),
+        Command::WebAssets(args) => web_assets::web_assets(args),
     }
 }
 

@@ -12,6 +12,7 @@ mod e5s1;
 mod error;
 mod hf;
 mod quant;
+mod vocab;
 mod weights;
 
 pub use bert::{attention_bias, run_layers, Bert, BertLayer, Embeddings};
@@ -28,6 +29,7 @@ pub use error::ModelError;
 pub use hf::load_hf_dir;
 pub use hf::{hf_name, parse_hf_config, parse_safetensors};
 pub use quant::{dequantize_q4_0, q4_0_bytes, Q4_BLOCK, Q4_BLOCK_BYTES};
+pub use vocab::{prune_checkpoint, Vocab, UNK_ID};
 pub use weights::{StoredTensor, WordTable, Weights};
 
 /// A loaded checkpoint: architecture plus weights, and where it came from.

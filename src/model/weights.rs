@@ -84,7 +84,7 @@ impl Weights {
     /// The word-embedding table as a row gatherer (see [`WordTable`]).
     pub fn word_table(&self, config: &BertConfig) -> Option<WordTable> {
         let tensor = self.get("emb.word")?.clone();
-        Some(WordTable { tensor, dim: config.hidden_size, rows: config.vocab_size })
+        Some(WordTable { tensor, dim: config.hidden_size, rows: config.vocab_size, vocab: None })
     }
 }
 
@@ -98,6 +98,8 @@ pub struct WordTable {
     tensor: StoredTensor,
     dim: usize,
     rows: usize,
+    /// Set for a pruned table: maps tokenizer ids to its rows.
+    vocab: Option<super::Vocab>,
 }
 
 impl WordTable {
@@ -109,11 +111,32 @@ impl WordTable {
         self.rows
     }
 
+    /// Declares the table pruned to `vocab` (see [`super::prune_checkpoint`]).
+    pub fn with_vocab(mut self, vocab: super::Vocab) -> Result<Self, ModelError> {
+        if vocab.len() != self.rows {
+            return Err(ModelError::Format {
+                file: "<vocab>".into(),
+                message: format!("vocabulary lists {} tokens but the word table has {} rows", vocab.len(), self.rows),
+            });
+        }
+        self.vocab = Some(vocab);
+        Ok(self)
+    }
+
+    /// Token ids whose vectors are really present (all of them unless pruned).
+    pub fn knows(&self, id: u32) -> bool {
+        match &self.vocab {
+            Some(v) => v.contains(id),
+            None => (id as usize) < self.rows,
+        }
+    }
+
     /// Appends the rows of `ids` to `out`; ids past the table are mapped to row 3 (`<unk>`),
     /// which the tokenizer never produces but a hand-made id list could.
     pub fn gather_into(&self, ids: &[u32], out: &mut Vec<f32>) {
         let dim = self.dim;
         for &id in ids {
+            let id = self.vocab.as_ref().map_or(id, |v| v.row(id));
             let row = if (id as usize) < self.rows { id as usize } else { 3 };
             let start = out.len();
             out.resize(start + dim, 0.0);

@@ -70,6 +70,7 @@ pub const CLS_ID: u32 = 0;
 pub const PAD_ID: u32 = 1;
 pub const SEP_ID: u32 = 2;
 
+#[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
 }

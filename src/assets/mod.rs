@@ -1,0 +1,162 @@
+//! What the web page downloads, and the manifest that lists it: the pruned model, its
+//! vocabulary, the tokenizer, checkpoint deltas, candidate pools with precomputed (int8)
+//! embeddings per checkpoint, example questions and the sweep's results. Written natively by
+//! `hybrid-ir web-assets`, read by the page, which verifies every file's sha256 before use.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sources::FileChecksum;
+
+pub const ASSETS_SCHEMA: &str = "hybrid-ir/web-assets";
+pub const ASSETS_VERSION: u32 = 1;
+
+/// One file of the bundle, relative to the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// A model the page can run: the base, or the base plus a fine-tuned delta.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelEntry {
+    pub name: String,
+    /// None for the base model.
+    pub alpha: Option<f64>,
+    pub seed: Option<u64>,
+    /// Identity of the full-vocabulary model (as in evaluation reports).
+    pub sha256: String,
+    pub delta: Option<FileEntry>,
+    pub delta_manifest: Option<FileEntry>,
+    /// Pool name -> int8 embeddings of that pool by this model.
+    pub pools: BTreeMap<String, FileEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PoolEntry {
+    pub name: String,
+    pub title: String,
+    pub texts: FileEntry,
+    pub count: usize,
+    pub langs: Vec<String>,
+}
+
+/// Pool candidates: parallel arrays.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PoolTexts {
+    pub ids: Vec<String>,
+    pub langs: Vec<String>,
+    pub texts: Vec<String>,
+}
+
+/// A dataset question offered as an example; `relevant` indexes the pool it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Example {
+    pub qid: String,
+    pub lang: String,
+    pub text: String,
+    pub pool: Option<String>,
+    pub relevant: Vec<u32>,
+}
+
+/// How much the browser's compressed weights and pools cost in retrieval quality.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Compression {
+    pub vocab_full: usize,
+    pub vocab_kept: usize,
+    /// Held-out text (Mintaka questions, never used to build the vocabulary): share of tokens
+    /// that fall back to `<unk>`, per language.
+    pub unk_rate: BTreeMap<String, f64>,
+    /// MKQA-R multilingual mAP, native f32 vs pruned vocabulary + int8 pool, per model checked.
+    pub map_native: BTreeMap<String, f64>,
+    pub map_browser: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AssetManifest {
+    pub schema: String,
+    pub version: u32,
+    pub git_commit: String,
+    pub created_unix: u64,
+    /// sha256 of the full base model file the pruned one derives from.
+    pub base_sha256: String,
+    pub model: FileEntry,
+    pub vocab: FileEntry,
+    /// gzip-compressed tokenizer.json.
+    pub tokenizer: FileEntry,
+    pub models: Vec<ModelEntry>,
+    /// The model a fresh page opens with.
+    pub default_model: String,
+    pub pools: Vec<PoolEntry>,
+    pub examples: FileEntry,
+    pub results: Option<FileEntry>,
+    pub compression: Compression,
+    pub data: Vec<FileChecksum>,
+}
+
+/// Int8 embedding rows with one f32 scale per row (`value = q * scale`): a quarter of f32's
+/// bytes. File layout: `HIE8`, u32 rows, u32 dim, rows x f32 scales, rows x dim i8.
+pub fn encode_int8(data: &[f32], dim: usize) -> Vec<u8> {
+    let rows = data.len() / dim.max(1);
+    let mut out = Vec::with_capacity(12 + rows * (4 + dim));
+    out.extend_from_slice(b"HIE8");
+    out.extend_from_slice(&(rows as u32).to_le_bytes());
+    out.extend_from_slice(&(dim as u32).to_le_bytes());
+    let mut q = Vec::with_capacity(rows * dim);
+    for r in 0..rows {
+        let row = &data[r * dim..(r + 1) * dim];
+        let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        out.extend_from_slice(&scale.to_le_bytes());
+        q.extend(row.iter().map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8 as u8));
+    }
+    out.extend_from_slice(&q);
+    out
+}
+
+/// Inverse of [`encode_int8`]: `(values, dim)`.
+pub fn decode_int8(bytes: &[u8], file: &str) -> Result<(Vec<f32>, usize), String> {
+    let bad = |m: &str| format!("{file}: {m}");
+    if bytes.len() < 12 || &bytes[..4] != b"HIE8" {
+        return Err(bad("not an int8 embedding file (magic HIE8)"));
+    }
+    let rows = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+    let dim = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    let need = 12 + rows * 4 + rows * dim;
+    if bytes.len() != need {
+        return Err(bad(&format!("{rows} x {dim} needs {need} bytes, file has {}", bytes.len())));
+    }
+    let scales = &bytes[12..12 + rows * 4];
+    let q = &bytes[12 + rows * 4..];
+    let mut out = Vec::with_capacity(rows * dim);
+    for r in 0..rows {
+        let s = f32::from_le_bytes([scales[4 * r], scales[4 * r + 1], scales[4 * r + 2], scales[4 * r + 3]]);
+        out.extend(q[r * dim..(r + 1) * dim].iter().map(|&b| b as i8 as f32 * s));
+    }
+    Ok((out, dim))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int8_round_trip_is_within_half_a_step() {
+        let data: Vec<f32> = (0..8 * 16).map(|i| ((i * 37 % 23) as f32 - 11.0) / 13.0).collect();
+        let bytes = encode_int8(&data, 16);
+        assert_eq!(bytes.len(), 12 + 8 * 4 + 8 * 16);
+        let (back, dim) = decode_int8(&bytes, "t").unwrap();
+        assert_eq!(dim, 16);
+        for r in 0..8 {
+            let max = data[r * 16..(r + 1) * 16].iter().fold(0f32, |m, v| m.max(v.abs()));
+            for c in 0..16 {
+                assert!((back[r * 16 + c] - data[r * 16 + c]).abs() <= max / 127.0 * 0.5 + 1e-7);
+            }
+        }
+        assert!(decode_int8(&bytes[..bytes.len() - 1], "t").is_err());
+        assert!(decode_int8(b"nope", "t").is_err());
+    }
+}

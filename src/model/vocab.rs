@@ -1,0 +1,129 @@
+//! Vocabulary pruning for delivery to the browser: keep only the word-table rows a set of
+//! languages uses. multilingual-e5-small's table is 250,037 rows (54 MB even at 4 bits), most of
+//! it for languages the demo never sees; rows are copied byte for byte, so every kept token's
+//! vector is bit-identical to the full model's, and a dropped token falls back to `<unk>`.
+
+use std::sync::Arc;
+
+use super::quant::{Q4_BLOCK, Q4_BLOCK_BYTES};
+use super::{BertConfig, Checkpoint, ModelError, StoredTensor};
+
+/// Token id of `<unk>` in the XLM-R vocabulary; ids 0..=3 (`<s>`, `<pad>`, `</s>`, `<unk>`) are
+/// always kept.
+pub const UNK_ID: u32 = 3;
+
+/// The kept original token ids, ascending; row `i` of the pruned table is token `kept[i]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vocab {
+    kept: Vec<u32>,
+    /// Original id -> pruned row (`u32::MAX` = dropped), dense over the full vocabulary.
+    remap: Arc<Vec<u32>>,
+}
+
+impl Vocab {
+    /// From any list of used ids; the special tokens are added.
+    pub fn new(full_size: usize, used: impl IntoIterator<Item = u32>) -> Vocab {
+        let mut kept: Vec<u32> = used.into_iter().chain(0..=UNK_ID).filter(|&i| (i as usize) < full_size).collect();
+        kept.sort_unstable();
+        kept.dedup();
+        let mut remap = vec![u32::MAX; full_size];
+        for (row, &id) in kept.iter().enumerate() {
+            remap[id as usize] = row as u32;
+        }
+        Vocab { kept, remap: Arc::new(remap) }
+    }
+
+    pub fn kept(&self) -> &[u32] {
+        &self.kept
+    }
+
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// Pruned row of an original id (`<unk>`'s row when the token was dropped).
+    pub fn row(&self, id: u32) -> u32 {
+        match self.remap.get(id as usize) {
+            Some(&r) if r != u32::MAX => r,
+            _ => self.remap[UNK_ID as usize],
+        }
+    }
+
+    pub fn contains(&self, id: u32) -> bool {
+        self.remap.get(id as usize).is_some_and(|&r| r != u32::MAX)
+    }
+
+    /// The kept ids as little-endian u32 (the `vocab.bin` asset).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.kept.iter().flat_map(|i| i.to_le_bytes()).collect()
+    }
+
+    pub fn from_bytes(bytes: &[u8], full_size: usize, file: &str) -> Result<Vocab, ModelError> {
+        if bytes.len() % 4 != 0 {
+            return Err(ModelError::Format { file: file.into(), message: format!("{} bytes is not a list of u32 ids", bytes.len()) });
+        }
+        let ids: Vec<u32> = bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        if let Some(bad) = ids.iter().find(|&&i| i as usize >= full_size) {
+            return Err(ModelError::Format { file: file.into(), message: format!("token id {bad} is beyond the {full_size}-token vocabulary") });
+        }
+        if ids.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(ModelError::Format { file: file.into(), message: "token ids are not strictly ascending".into() });
+        }
+        Ok(Vocab::new(full_size, ids))
+    }
+}
+
+/// The checkpoint with its word table cut to `vocab`'s rows (and `vocab_size` to match).
+pub fn prune_checkpoint(checkpoint: &Checkpoint, vocab: &Vocab) -> Result<Checkpoint, ModelError> {
+    let config = &checkpoint.config;
+    let h = config.hidden_size;
+    let table = checkpoint
+        .weights
+        .get("emb.word")
+        .ok_or_else(|| ModelError::MissingTensor { file: checkpoint.source.clone(), name: "emb.word".into() })?;
+    let pruned = match table {
+        StoredTensor::Q4(bytes) => {
+            let row_bytes = h / Q4_BLOCK * Q4_BLOCK_BYTES;
+            let mut out = Vec::with_capacity(vocab.len() * row_bytes);
+            for &id in vocab.kept() {
+                out.extend_from_slice(&bytes[id as usize * row_bytes..(id as usize + 1) * row_bytes]);
+            }
+            StoredTensor::Q4(Arc::new(out))
+        }
+        StoredTensor::F32(v) => {
+            let mut out = Vec::with_capacity(vocab.len() * h);
+            for &id in vocab.kept() {
+                out.extend_from_slice(&v[id as usize * h..(id as usize + 1) * h]);
+            }
+            StoredTensor::F32(Arc::new(out))
+        }
+    };
+    let mut weights = checkpoint.weights.clone();
+    weights.insert("emb.word", pruned);
+    let config = BertConfig { vocab_size: vocab.len(), ..config.clone() };
+    weights.validate(&config, &checkpoint.source)?;
+    Ok(Checkpoint { config, weights, sha256: checkpoint.sha256.clone(), source: checkpoint.source.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaps_kept_ids_and_sends_dropped_ones_to_unk() {
+        let v = Vocab::new(100, [50, 7, 50, 99, 200]);
+        assert_eq!(v.kept(), &[0, 1, 2, 3, 7, 50, 99]);
+        assert_eq!(v.row(7), 4);
+        assert_eq!(v.row(99), 6);
+        assert_eq!(v.row(8), v.row(UNK_ID));
+        assert_eq!(v.row(1000), 3);
+        let back = Vocab::from_bytes(&v.to_bytes(), 100, "v").unwrap();
+        assert_eq!(back, v);
+        assert!(Vocab::from_bytes(&[1, 2, 3], 100, "v").is_err());
+        assert!(Vocab::from_bytes(&[7, 0, 0, 0, 5, 0, 0, 0], 100, "v").is_err(), "descending ids");
+    }
+}

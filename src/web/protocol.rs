@@ -1,0 +1,43 @@
+//! Messages between the page and the inference worker (serialised with serde-wasm-bindgen).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Request {
+    /// Fetch and verify the bundle under `assets` (a URL prefix), then build the encoders of
+    /// `models` (names from the manifest). `cpu_only` skips the WebGPU attempt.
+    Load { assets: String, models: Vec<String>, cpu_only: bool },
+    /// Encode `query` with `model` and rank `pool`; `relevant` marks dataset answers.
+    Search { id: u64, model: String, pool: String, query: String, k: usize, relevant: Vec<u32> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Hit {
+    pub candidate: u32,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RelevantHit {
+    pub candidate: u32,
+    /// 1-based rank in the multilingual pool.
+    pub rank: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoadTimings {
+    pub download_ms: f64,
+    pub bytes: u64,
+    pub from_cache: u64,
+    pub build_ms: f64,
+    pub warmup_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Response {
+    Progress { what: String, done: u64, total: u64 },
+    /// `backend`: "WebGPU" or "CPU"; `note` says why the CPU was chosen when it was.
+    Ready { backend: String, note: Option<String>, models: Vec<String>, timings: LoadTimings },
+    Results { id: u64, model: String, hits: Vec<Hit>, relevant: Vec<RelevantHit>, encode_ms: f64, rank_ms: f64, tokens: usize, unknown_tokens: usize },
+    Error { id: Option<u64>, message: String },
+}

@@ -1,0 +1,220 @@
+//! The inference engine, run inside a dedicated Web Worker so the page never freezes: fetches and
+//! verifies the bundle, builds one encoder per requested model on WebGPU (or the CPU), and
+//! answers searches with the same encoder and ranking code as the native CLI.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Read;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::fetch::{fetch_plain, fetch_verified, now_ms};
+use super::protocol::{Hit, LoadTimings, RelevantHit, Request, Response};
+use crate::assets::{decode_int8, AssetManifest, FileEntry, PoolTexts};
+use crate::encoder::{Encoder, EncoderConfig};
+use crate::model::{apply_checked, parse_manifest, Checkpoint, Vocab};
+use crate::rankings::rank_row;
+use crate::tokenize::{Role, TextTokenizer};
+
+struct Pool {
+    langs: Vec<u16>,
+    n_langs: usize,
+}
+
+/// What every model shares; built by the first `Load`.
+struct Shared {
+    tokenizer: TextTokenizer,
+    vocab: Vocab,
+    base: Checkpoint,
+    manifest: AssetManifest,
+    pools: HashMap<String, Pool>,
+    device: Device,
+    backend: String,
+    note: Option<String>,
+}
+
+struct Model {
+    encoder: Encoder,
+    /// Pool name -> embeddings, row-major.
+    vectors: HashMap<String, Vec<f32>>,
+}
+
+thread_local! {
+    static SHARED: RefCell<Option<Rc<Shared>>> = const { RefCell::new(None) };
+    static MODELS: RefCell<HashMap<String, Rc<Model>>> = RefCell::new(HashMap::new());
+}
+
+fn post(resp: &Response) {
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    if let Ok(v) = serde_wasm_bindgen::to_value(resp) {
+        let _ = scope.post_message(&v);
+    }
+}
+
+/// Entry point of the worker binary: listen for requests.
+pub fn run() {
+    console_error_panic_hook();
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+        let request: Result<Request, _> = serde_wasm_bindgen::from_value(event.data());
+        wasm_bindgen_futures::spawn_local(async move {
+            match request {
+                Ok(Request::Load { assets, models, cpu_only }) => {
+                    if let Err(message) = load(&assets, &models, cpu_only).await {
+                        post(&Response::Error { id: None, message });
+                    }
+                }
+                Ok(Request::Search { id, model, pool, query, k, relevant }) => match search(&model, &pool, &query, k, &relevant).await {
+                    Ok(r) => post(&r(id)),
+                    Err(message) => post(&Response::Error { id: Some(id), message }),
+                },
+                Err(e) => post(&Response::Error { id: None, message: format!("bad request: {e}") }),
+            }
+        });
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+}
+
+fn console_error_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        post(&Response::Error { id: None, message: format!("the engine crashed: {info}") });
+    }));
+}
+
+async fn fetch_entry(assets: &str, entry: &FileEntry, what: &str, timings: &mut LoadTimings) -> Result<Vec<u8>, String> {
+    let t0 = now_ms();
+    let what = what.to_string();
+    let (bytes, cached) = fetch_verified(assets, entry, &mut |done, total| post(&Response::Progress { what: what.clone(), done, total })).await?;
+    timings.download_ms += now_ms() - t0;
+    timings.bytes += bytes.len() as u64;
+    if cached {
+        timings.from_cache += bytes.len() as u64;
+    }
+    Ok(bytes)
+}
+
+/// WebGPU when the browser offers an adapter, else the CPU; the note says why.
+async fn pick_device(cpu_only: bool) -> (Device, String, Option<String>) {
+    if cpu_only {
+        return (Device::flex(), "CPU".into(), Some("CPU requested (?backend=cpu)".into()));
+    }
+    let global: JsValue = js_sys::global().into();
+    let navigator = js_sys::Reflect::get(&global, &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
+    let has_gpu = js_sys::Reflect::get(&navigator, &"gpu".into()).map(|g| !g.is_undefined()).unwrap_or(false);
+    if !has_gpu {
+        return (Device::flex(), "CPU".into(), Some("this browser has no WebGPU (navigator.gpu is missing)".into()));
+    }
+    match Device::wgpu_options().graphics_api(burn::tensor::wgpu::WgpuBackend::WebGpu).init_async().await {
+        Ok(device) => (device, "WebGPU".into(), None),
+        Err(e) => (Device::flex(), "CPU".into(), Some(format!("WebGPU adapter unavailable: {e}"))),
+    }
+}
+
+async fn shared(assets: &str, cpu_only: bool, timings: &mut LoadTimings) -> Result<Rc<Shared>, String> {
+    if let Some(s) = SHARED.with(|s| s.borrow().clone()) {
+        return Ok(s);
+    }
+    let manifest_bytes = fetch_plain(&format!("{}/manifest.json", assets.trim_end_matches('/')), 0, &mut |_, _| {}).await?;
+    let manifest: AssetManifest =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| format!("{assets}/manifest.json is not a valid asset manifest: {e}"))?;
+    let tok_gz = fetch_entry(assets, &manifest.tokenizer, "tokenizer", timings).await?;
+    let mut tok_json = Vec::new();
+    flate2::read::GzDecoder::new(&tok_gz[..]).read_to_end(&mut tok_json).map_err(|e| format!("{}: {e}", manifest.tokenizer.path))?;
+    let tokenizer = TextTokenizer::from_bytes(&tok_json, &manifest.tokenizer.path).map_err(|e| e.to_string())?;
+    let model_bytes = fetch_entry(assets, &manifest.model, "model", timings).await?;
+    let vocab_bytes = fetch_entry(assets, &manifest.vocab, "vocabulary", timings).await?;
+    let mut base = Checkpoint::from_e5s1_bytes(&model_bytes, &manifest.model.path).map_err(|e| e.to_string())?;
+    let vocab = Vocab::from_bytes(&vocab_bytes, manifest.compression.vocab_full, &manifest.vocab.path).map_err(|e| e.to_string())?;
+    // The pruned file stands for the full base: deltas were trained on (and name) that one.
+    base.sha256 = manifest.base_sha256.clone();
+    let mut pools = HashMap::new();
+    for p in &manifest.pools {
+        let bytes = fetch_entry(assets, &p.texts, &format!("pool {}", p.name), timings).await?;
+        let texts: PoolTexts = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.texts.path))?;
+        let mut names: Vec<&String> = texts.langs.iter().collect();
+        names.sort();
+        names.dedup();
+        let index: HashMap<&String, u16> = names.iter().enumerate().map(|(i, l)| (*l, i as u16)).collect();
+        pools.insert(p.name.clone(), Pool { langs: texts.langs.iter().map(|l| index[l]).collect(), n_langs: names.len() });
+    }
+    // Once per page: a second WebGPU initialisation in the same page fails.
+    let (device, backend, note) = pick_device(cpu_only).await;
+    let shared = Rc::new(Shared { tokenizer, vocab, base, manifest, pools, device, backend, note });
+    SHARED.with(|s| *s.borrow_mut() = Some(shared.clone()));
+    Ok(shared)
+}
+
+async fn load(assets: &str, models: &[String], cpu_only: bool) -> Result<(), String> {
+    let mut timings = LoadTimings::default();
+    let shared = shared(assets, cpu_only, &mut timings).await?;
+    for name in models {
+        if MODELS.with(|m| m.borrow().contains_key(name)) {
+            continue;
+        }
+        let entry = shared.manifest.models.iter().find(|m| &m.name == name).ok_or_else(|| format!("model {name} is not in the manifest"))?;
+        let checkpoint = match (&entry.delta, &entry.delta_manifest) {
+            (Some(delta), Some(dm)) => {
+                let d = fetch_entry(assets, delta, &format!("{name} layers"), &mut timings).await?;
+                let m = fetch_entry(assets, dm, &format!("{name} manifest"), &mut timings).await?;
+                let m = parse_manifest(&String::from_utf8_lossy(&m), &dm.path).map_err(|e| e.to_string())?;
+                apply_checked(&shared.base, &m, &d, &delta.path).map_err(|e| e.to_string())?.0
+            }
+            _ => shared.base.clone(),
+        };
+        let mut vectors = HashMap::new();
+        for (pool, file) in &entry.pools {
+            let bytes = fetch_entry(assets, file, &format!("{name} {pool} index"), &mut timings).await?;
+            vectors.insert(pool.clone(), decode_int8(&bytes, &file.path)?.0);
+        }
+        let tb = now_ms();
+        let config = EncoderConfig::new().with_workers(1).with_batch_size(8);
+        let mut encoder = Encoder::new(&checkpoint, shared.tokenizer.clone(), shared.device.clone(), config).map_err(|e| e.to_string())?;
+        encoder.words = encoder.words.clone().with_vocab(shared.vocab.clone()).map_err(|e| e.to_string())?;
+        timings.build_ms += now_ms() - tb;
+        // The first run compiles kernels (WebGPU) and sizes buffers: time it apart.
+        let tw = now_ms();
+        encoder.encode_async(&["warm-up"], Role::Query).await.map_err(|e| e.to_string())?;
+        timings.warmup_ms += now_ms() - tw;
+        MODELS.with(|m| m.borrow_mut().insert(name.clone(), Rc::new(Model { encoder, vectors })));
+    }
+    let loaded: Vec<String> = MODELS.with(|m| m.borrow().keys().cloned().collect());
+    post(&Response::Ready { backend: shared.backend.clone(), note: shared.note.clone(), models: loaded, timings });
+    Ok(())
+}
+
+async fn search(model: &str, pool: &str, query: &str, k: usize, relevant: &[u32]) -> Result<impl FnOnce(u64) -> Response, String> {
+    let shared = SHARED.with(|s| s.borrow().clone()).ok_or("the engine is still loading")?;
+    let loaded = MODELS.with(|m| m.borrow().get(model).cloned()).ok_or_else(|| format!("model {model} is not loaded"))?;
+    let encoder = &loaded.encoder;
+    let vectors = loaded.vectors.get(pool).ok_or_else(|| format!("pool {pool} is not loaded for {model}"))?;
+    let p = shared.pools.get(pool).ok_or_else(|| format!("unknown pool {pool}"))?;
+    let text = query.trim();
+    if text.is_empty() {
+        return Err("type a question first".into());
+    }
+    let (ids, _) = encoder.tokenizer.encode(text, Role::Query, encoder.config.max_len_query).map_err(|e| e.to_string())?;
+    let unknown_tokens = ids.iter().filter(|&&i| !encoder.words.knows(i)).count();
+    let t0 = now_ms();
+    let q = encoder.encode_async(&[text], Role::Query).await.map_err(|e| e.to_string())?;
+    let encode_ms = now_ms() - t0;
+    let t1 = now_ms();
+    let dim = q.dim;
+    let scores: Vec<f32> = vectors.chunks_exact(dim).map(|row| row.iter().zip(&q.data).map(|(a, b)| a * b).sum()).collect();
+    let ranked = rank_row(&scores, relevant, &p.langs, p.n_langs, k, 0);
+    let rank_ms = now_ms() - t1;
+    let model = model.to_string();
+    Ok(move |id| Response::Results {
+        id,
+        model,
+        hits: ranked.top_multi.iter().map(|&(candidate, score)| Hit { candidate, score }).collect(),
+        relevant: ranked.relevant.iter().map(|r| RelevantHit { candidate: r.candidate, rank: r.multi }).collect(),
+        encode_ms,
+        rank_ms,
+        tokens: ids.len(),
+        unknown_tokens,
+    })
+}
