@@ -160,3 +160,69 @@ mod tests {
         assert!(decode_int8(b"nope", "t").is_err());
     }
 }
+
+/// The page's engine pieces, shared by the Web Worker and the native parity check
+/// (`hybrid-ir search --assets`), so both rank with exactly the same code and bytes.
+pub mod engine {
+    use std::collections::HashMap;
+
+    use burn::tensor::Device;
+
+    use super::{AssetManifest, PoolTexts};
+    use crate::encoder::{Encoder, EncoderConfig};
+    use crate::model::{apply_checked, parse_manifest, Checkpoint, Vocab};
+    use crate::rankings::{rank_row, QueryRanking};
+    use crate::tokenize::TextTokenizer;
+
+    /// The pruned base as the stand-in for the full base (deltas name the full one).
+    pub fn base_checkpoint(manifest: &AssetManifest, model: &[u8]) -> Result<Checkpoint, String> {
+        let mut base = Checkpoint::from_e5s1_bytes(model, &manifest.model.path).map_err(|e| e.to_string())?;
+        base.sha256 = manifest.base_sha256.clone();
+        Ok(base)
+    }
+
+    pub fn vocab(manifest: &AssetManifest, bytes: &[u8]) -> Result<Vocab, String> {
+        Vocab::from_bytes(bytes, manifest.compression.vocab_full, &manifest.vocab.path).map_err(|e| e.to_string())
+    }
+
+    /// The encoder of one model of the bundle; `delta` = (layers, manifest) bytes for a
+    /// fine-tuned one.
+    pub fn encoder(
+        manifest: &AssetManifest,
+        base: &Checkpoint,
+        vocab: &Vocab,
+        tokenizer: TextTokenizer,
+        model: &str,
+        delta: Option<(&[u8], &[u8])>,
+        device: Device,
+        config: EncoderConfig,
+    ) -> Result<Encoder, String> {
+        let entry = manifest.models.iter().find(|m| m.name == model).ok_or_else(|| format!("model {model} is not in the manifest"))?;
+        let checkpoint = match (delta, &entry.delta, &entry.delta_manifest) {
+            (Some((layers, m)), Some(dl), Some(dm)) => {
+                let m = parse_manifest(&String::from_utf8_lossy(m), &dm.path).map_err(|e| e.to_string())?;
+                apply_checked(base, &m, layers, &dl.path).map_err(|e| e.to_string())?.0
+            }
+            (None, None, _) => base.clone(),
+            _ => return Err(format!("model {model}: its delta files are missing")),
+        };
+        let mut encoder = Encoder::new(&checkpoint, tokenizer, device, config).map_err(|e| e.to_string())?;
+        encoder.words = encoder.words.clone().with_vocab(vocab.clone()).map_err(|e| e.to_string())?;
+        Ok(encoder)
+    }
+
+    /// Candidate languages as small indices, for [`rank_row`].
+    pub fn pool_langs(texts: &PoolTexts) -> (Vec<u16>, usize) {
+        let mut names: Vec<&String> = texts.langs.iter().collect();
+        names.sort();
+        names.dedup();
+        let index: HashMap<&String, u16> = names.iter().enumerate().map(|(i, l)| (*l, i as u16)).collect();
+        (texts.langs.iter().map(|l| index[l]).collect(), names.len())
+    }
+
+    /// Cosine scores of one query against a pool, then the top `k` and the ranks of `relevant`.
+    pub fn rank(query: &[f32], vectors: &[f32], langs: &[u16], n_langs: usize, relevant: &[u32], k: usize) -> QueryRanking {
+        let scores: Vec<f32> = vectors.chunks_exact(query.len().max(1)).map(|row| row.iter().zip(query).map(|(a, b)| a * b).sum()).collect();
+        rank_row(&scores, relevant, langs, n_langs, k, 0)
+    }
+}

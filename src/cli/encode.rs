@@ -27,8 +27,18 @@ pub struct SearchArgs {
     /// The query text.
     query: String,
     /// File with one candidate passage per line.
-    #[arg(long)]
-    pool: PathBuf,
+    #[arg(long, required_unless_present = "assets")]
+    pool: Option<PathBuf>,
+    /// Search the web page's bundle instead (folder with manifest.json): its pruned model and
+    /// int8 pool, ranked by the same code as the browser; prints candidate ids (parity checks).
+    #[arg(long, conflicts_with = "pool")]
+    assets: Option<PathBuf>,
+    /// Model of the bundle (default: the bundle's default model).
+    #[arg(long, requires = "assets")]
+    bundle_model: Option<String>,
+    /// Pool of the bundle.
+    #[arg(long, requires = "assets", default_value = "mkqa")]
+    bundle_pool: String,
     /// How many results to print.
     #[arg(long, default_value_t = 10)]
     top: usize,
@@ -136,7 +146,10 @@ pub fn encode(args: EncodeArgs) -> Result<(), CliError> {
 }
 
 pub fn search(args: SearchArgs) -> Result<(), CliError> {
-    let pool = read_lines(Some(&args.pool))?;
+    if let Some(dir) = &args.assets {
+        return search_bundle(&args, dir);
+    }
+    let pool = read_lines(args.pool.as_ref())?;
     let encoder = load_encoder(&args.model)?;
     let refs: Vec<&str> = pool.iter().map(String::as_str).collect();
     let mut bar = progress_bar(refs.len(), "encoding pool");
@@ -157,5 +170,63 @@ pub fn search(args: SearchArgs) -> Result<(), CliError> {
         writeln!(w, "{:>3}  {:.4}  line {:<6} {}", rank + 1, score, i + 1, pool[*i]).map_err(|e| CliError::io("<stdout>", e))?;
     }
     eprintln!("query encoded in {query_ms:.1} ms; {} pool texts, {} truncated", docs.len(), docs.truncated);
+    Ok(())
+}
+
+/// `search --assets`: what the browser computes, natively (same files, same code).
+fn search_bundle(args: &SearchArgs, dir: &std::path::Path) -> Result<(), CliError> {
+    use crate::assets::{decode_int8, engine, AssetManifest, FileEntry, PoolTexts};
+    use std::io::Read;
+    let read = |rel: &str| std::fs::read(dir.join(rel)).map_err(|e| CliError::io(dir.join(rel).display(), e));
+    let checked = |f: &FileEntry| -> Result<Vec<u8>, CliError> {
+        let b = read(&f.path)?;
+        if crate::model::sha256_hex(&b) != f.sha256 {
+            return Err(CliError::Usage(format!("{}: sha256 does not match the bundle manifest", f.path)));
+        }
+        Ok(b)
+    };
+    let manifest: AssetManifest = serde_json::from_slice(&read("manifest.json")?)
+        .map_err(|e| CliError::Usage(format!("{}/manifest.json: {e}", dir.display())))?;
+    let model = args.bundle_model.clone().unwrap_or_else(|| manifest.default_model.clone());
+    let mut tok_json = Vec::new();
+    flate2::read::GzDecoder::new(&checked(&manifest.tokenizer)?[..])
+        .read_to_end(&mut tok_json)
+        .map_err(|e| CliError::io(&manifest.tokenizer.path, e))?;
+    let tokenizer = crate::tokenize::TextTokenizer::from_bytes(&tok_json, &manifest.tokenizer.path).map_err(crate::encoder::EncodeError::from)?;
+    let base = engine::base_checkpoint(&manifest, &checked(&manifest.model)?).map_err(CliError::Usage)?;
+    let vocab = engine::vocab(&manifest, &checked(&manifest.vocab)?).map_err(CliError::Usage)?;
+    let entry = manifest.models.iter().find(|m| m.name == model).ok_or_else(|| CliError::Usage(format!("model {model} is not in the bundle")))?;
+    let delta = match (&entry.delta, &entry.delta_manifest) {
+        (Some(d), Some(m)) => Some((checked(d)?, checked(m)?)),
+        _ => None,
+    };
+    let config = crate::encoder::EncoderConfig::new().with_workers(1);
+    let encoder = engine::encoder(
+        &manifest,
+        &base,
+        &vocab,
+        tokenizer,
+        &model,
+        delta.as_ref().map(|(a, b)| (a.as_slice(), b.as_slice())),
+        args.model.backend.device()?,
+        config,
+    )
+    .map_err(CliError::Usage)?;
+    let pool = manifest.pools.iter().find(|p| p.name == args.bundle_pool).ok_or_else(|| CliError::Usage(format!("pool {} is not in the bundle", args.bundle_pool)))?;
+    let texts: PoolTexts = serde_json::from_slice(&checked(&pool.texts)?).map_err(|e| CliError::Usage(format!("{}: {e}", pool.texts.path)))?;
+    let file = entry.pools.get(&pool.name).ok_or_else(|| CliError::Usage(format!("{model} has no {} index", pool.name)))?;
+    let (vectors, _) = decode_int8(&checked(file)?, &file.path).map_err(CliError::Usage)?;
+    let (langs, n_langs) = engine::pool_langs(&texts);
+    let t0 = Instant::now();
+    let q = encoder.encode(&[args.query.as_str()], Role::Query, |_| {})?;
+    let query_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let ranked = engine::rank(&q.data, &vectors, &langs, n_langs, &[], args.top);
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    for (rank, (c, score)) in ranked.top_multi.iter().enumerate() {
+        let i = *c as usize;
+        writeln!(w, "{:>3}  {:.4}  {:<12} {}", rank + 1, score, texts.ids[i], texts.texts[i]).map_err(|e| CliError::io("<stdout>", e))?;
+    }
+    eprintln!("query encoded in {query_ms:.1} ms ({model}, bundle {})", dir.display());
     Ok(())
 }

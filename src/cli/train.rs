@@ -469,7 +469,7 @@ fn write_models_manifest(dir: &Path, base: &Checkpoint, cells: &[(f64, u64, Path
     let doc = serde_json::json!({
         "schema": "hybrid-ir/checkpoints",
         "version": 1,
-        "base": { "file": "base/e5-small-q4.bin", "sha256": base.sha256, "fetch": "scripts/fetch-model" },
+        "base": { "file": "../base/e5-small-q4.bin", "sha256": base.sha256, "fetch": "scripts/fetch-model" },
         "checkpoints": checkpoints,
     });
     let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Usage(e.to_string()))?;

@@ -103,6 +103,7 @@ pub struct Outcome {
     pub tokens: usize,
     pub unknown: usize,
     pub pool: String,
+    pub query: String,
     pub relevant_query: bool,
 }
 
@@ -118,7 +119,7 @@ pub struct State {
     pub error: Option<String>,
     pub searching: bool,
     pub next_id: u64,
-    pub pending: HashMap<u64, (String, String, bool)>,
+    pub pending: HashMap<u64, (String, String, String, bool)>,
 }
 
 pub enum Action {
@@ -126,7 +127,7 @@ pub enum Action {
     Loaded(Rc<Loaded>),
     Failed(String),
     Worker(Response),
-    Sent(Vec<(u64, String, String, bool)>),
+    Sent(Vec<(u64, String, String, String, bool)>),
 }
 
 impl Reducible for State {
@@ -142,8 +143,8 @@ impl Reducible for State {
             Action::Failed(e) => s.error = Some(e),
             Action::Sent(list) => {
                 s.searching = true;
-                for (id, model, pool, rel) in list {
-                    s.pending.insert(id, (model, pool, rel));
+                for (id, model, pool, query, rel) in list {
+                    s.pending.insert(id, (model, pool, query, rel));
                     s.next_id = s.next_id.max(id + 1);
                 }
             }
@@ -156,7 +157,7 @@ impl Reducible for State {
                     s.ready_models = models;
                 }
                 Response::Results { id, model, hits, relevant, encode_ms, rank_ms, tokens, unknown_tokens } => {
-                    if let Some((_, pool, rel)) = s.pending.remove(&id) {
+                    if let Some((_, pool, query, rel)) = s.pending.remove(&id) {
                         s.results.insert(
                             model,
                             Outcome {
@@ -167,6 +168,7 @@ impl Reducible for State {
                                 tokens,
                                 unknown: unknown_tokens,
                                 pool,
+                                query,
                                 relevant_query: rel,
                             },
                         );
@@ -320,7 +322,7 @@ pub fn App() -> Html {
                 for (i, m) in models_wanted.iter().enumerate() {
                     let id = state.next_id + i as u64;
                     worker_send(w, &Request::Search { id, model: m.clone(), pool: u.pool.clone(), query: q.clone(), k: 10, relevant: relevant.clone() });
-                    sent.push((id, m.clone(), u.pool.clone(), example.is_some()));
+                    sent.push((id, m.clone(), u.pool.clone(), q.clone(), example.is_some()));
                 }
             }
             state.dispatch(Action::Sent(sent));
@@ -570,7 +572,7 @@ fn result_column(l: &Loaded, model: &str, outcome: Option<&Outcome>, pool: &str)
         }
     });
     html! {
-        <section class="column" data-model={model.to_string()}>
+        <section class="column" data-model={model.to_string()} data-query={o.query.clone()} data-encode-ms={format!("{:.1}", o.encode_ms)}>
             <h2>{ label }</h2>
             <p class="muted" data-testid="query-timing">
                 { format!("query encoded in {:.0} ms, {} candidates ranked in {:.0} ms \u{00b7} {} tokens", o.encode_ms, texts.texts.len(), o.rank_ms, o.tokens) }

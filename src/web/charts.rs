@@ -81,13 +81,13 @@ pub fn map_vs_alpha(results: &Value, task: &str) -> Html {
         let pts: Vec<(f64, f64, Option<(f64, f64)>)> = points
             .iter()
             .filter_map(|(a, t)| {
-                let m = t["macro_avg"][*key]["map"].as_f64()?;
-                let ci = t["macro_avg"][format!("{key}_map_ci95")].as_array().and_then(|c| Some((c.first()?.as_f64()?, c.get(1)?.as_f64()?)));
+                let m = t["macro"][*key]["map"].as_f64()?;
+                let ci = t["macro"][format!("{key}_map_ci95")].as_array().and_then(|c| Some((c.first()?.as_f64()?, c.get(1)?.as_f64()?)));
                 Some((*a, m, ci))
             })
             .collect();
         let path = pts.iter().map(|(a, m, _)| format!("{:.1},{:.1}", x_of(*a), y_of(*m))).collect::<Vec<_>>().join(" ");
-        let base_line = base.and_then(|b| b["macro_avg"][*key]["map"].as_f64()).map(|m| html! {
+        let base_line = base.and_then(|b| b["macro"][*key]["map"].as_f64()).map(|m| html! {
             <line class="base" stroke={*color} x1={PAD_L.to_string()} x2={(W - PAD_R).to_string()} y1={y_of(m).to_string()} y2={y_of(m).to_string()}>
                 <title>{ format!("base model, {label} mAP {:.1}", 100.0 * m) }</title>
             </line>

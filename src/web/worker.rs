@@ -13,10 +13,9 @@ use wasm_bindgen::JsCast;
 
 use super::fetch::{fetch_plain, fetch_verified, now_ms};
 use super::protocol::{Hit, LoadTimings, RelevantHit, Request, Response};
-use crate::assets::{decode_int8, AssetManifest, FileEntry, PoolTexts};
+use crate::assets::{decode_int8, engine, AssetManifest, FileEntry, PoolTexts};
 use crate::encoder::{Encoder, EncoderConfig};
-use crate::model::{apply_checked, parse_manifest, Checkpoint, Vocab};
-use crate::rankings::rank_row;
+use crate::model::{Checkpoint, Vocab};
 use crate::tokenize::{Role, TextTokenizer};
 
 struct Pool {
@@ -127,19 +126,14 @@ async fn shared(assets: &str, cpu_only: bool, timings: &mut LoadTimings) -> Resu
     let tokenizer = TextTokenizer::from_bytes(&tok_json, &manifest.tokenizer.path).map_err(|e| e.to_string())?;
     let model_bytes = fetch_entry(assets, &manifest.model, "model", timings).await?;
     let vocab_bytes = fetch_entry(assets, &manifest.vocab, "vocabulary", timings).await?;
-    let mut base = Checkpoint::from_e5s1_bytes(&model_bytes, &manifest.model.path).map_err(|e| e.to_string())?;
-    let vocab = Vocab::from_bytes(&vocab_bytes, manifest.compression.vocab_full, &manifest.vocab.path).map_err(|e| e.to_string())?;
-    // The pruned file stands for the full base: deltas were trained on (and name) that one.
-    base.sha256 = manifest.base_sha256.clone();
+    let base = engine::base_checkpoint(&manifest, &model_bytes)?;
+    let vocab = engine::vocab(&manifest, &vocab_bytes)?;
     let mut pools = HashMap::new();
     for p in &manifest.pools {
         let bytes = fetch_entry(assets, &p.texts, &format!("pool {}", p.name), timings).await?;
         let texts: PoolTexts = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.texts.path))?;
-        let mut names: Vec<&String> = texts.langs.iter().collect();
-        names.sort();
-        names.dedup();
-        let index: HashMap<&String, u16> = names.iter().enumerate().map(|(i, l)| (*l, i as u16)).collect();
-        pools.insert(p.name.clone(), Pool { langs: texts.langs.iter().map(|l| index[l]).collect(), n_langs: names.len() });
+        let (langs, n_langs) = engine::pool_langs(&texts);
+        pools.insert(p.name.clone(), Pool { langs, n_langs });
     }
     // Once per page: a second WebGPU initialisation in the same page fails.
     let (device, backend, note) = pick_device(cpu_only).await;
@@ -156,14 +150,12 @@ async fn load(assets: &str, models: &[String], cpu_only: bool) -> Result<(), Str
             continue;
         }
         let entry = shared.manifest.models.iter().find(|m| &m.name == name).ok_or_else(|| format!("model {name} is not in the manifest"))?;
-        let checkpoint = match (&entry.delta, &entry.delta_manifest) {
-            (Some(delta), Some(dm)) => {
-                let d = fetch_entry(assets, delta, &format!("{name} layers"), &mut timings).await?;
-                let m = fetch_entry(assets, dm, &format!("{name} manifest"), &mut timings).await?;
-                let m = parse_manifest(&String::from_utf8_lossy(&m), &dm.path).map_err(|e| e.to_string())?;
-                apply_checked(&shared.base, &m, &d, &delta.path).map_err(|e| e.to_string())?.0
-            }
-            _ => shared.base.clone(),
+        let delta = match (&entry.delta, &entry.delta_manifest) {
+            (Some(delta), Some(dm)) => Some((
+                fetch_entry(assets, delta, &format!("{name} layers"), &mut timings).await?,
+                fetch_entry(assets, dm, &format!("{name} manifest"), &mut timings).await?,
+            )),
+            _ => None,
         };
         let mut vectors = HashMap::new();
         for (pool, file) in &entry.pools {
@@ -172,8 +164,8 @@ async fn load(assets: &str, models: &[String], cpu_only: bool) -> Result<(), Str
         }
         let tb = now_ms();
         let config = EncoderConfig::new().with_workers(1).with_batch_size(8);
-        let mut encoder = Encoder::new(&checkpoint, shared.tokenizer.clone(), shared.device.clone(), config).map_err(|e| e.to_string())?;
-        encoder.words = encoder.words.clone().with_vocab(shared.vocab.clone()).map_err(|e| e.to_string())?;
+        let delta = delta.as_ref().map(|(d, m)| (d.as_slice(), m.as_slice()));
+        let encoder = engine::encoder(&shared.manifest, &shared.base, &shared.vocab, shared.tokenizer.clone(), name, delta, shared.device.clone(), config)?;
         timings.build_ms += now_ms() - tb;
         // The first run compiles kernels (WebGPU) and sizes buffers: time it apart.
         let tw = now_ms();
@@ -202,9 +194,7 @@ async fn search(model: &str, pool: &str, query: &str, k: usize, relevant: &[u32]
     let q = encoder.encode_async(&[text], Role::Query).await.map_err(|e| e.to_string())?;
     let encode_ms = now_ms() - t0;
     let t1 = now_ms();
-    let dim = q.dim;
-    let scores: Vec<f32> = vectors.chunks_exact(dim).map(|row| row.iter().zip(&q.data).map(|(a, b)| a * b).sum()).collect();
-    let ranked = rank_row(&scores, relevant, &p.langs, p.n_langs, k, 0);
+    let ranked = engine::rank(&q.data, vectors, &p.langs, p.n_langs, relevant, k);
     let rank_ms = now_ms() - t1;
     let model = model.to_string();
     Ok(move |id| Response::Results {

@@ -1,0 +1,134 @@
+// End-to-end test of the web page in headless Debian Chromium (driven by scripts/e2e).
+//   node tests/e2e/e2e.mjs BASE_URL OUT_DIR EXPECTED_JSON
+// EXPECTED_JSON: {models: [m1, m2], queries: [{lang, text}], top5: {model: {text: [ids]}}}, computed
+// by the native CLI on the same bundle (`hybrid-ir search --assets`). Checks: the page loads on the
+// CPU path, queries in six scripts give the native top-5, switching checkpoints works, a shared URL
+// restores the state, the plots render; then the WebGPU path where Chromium offers an adapter.
+import { createRequire } from 'module';
+import fs from 'fs';
+const require = createRequire(process.env.PLAYWRIGHT_CORE || import.meta.url);
+const { chromium } = require('playwright-core');
+
+const [base, out, expectedPath] = process.argv.slice(2);
+const expected = JSON.parse(fs.readFileSync(expectedPath, 'utf8'));
+const [m1, m2] = expected.models;
+fs.mkdirSync(out, { recursive: true });
+const COMMON = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--no-first-run', '--disable-quic'];
+// WebGPU without a GPU: Chromium's SwiftShader Vulkan device (found by trial on this machine).
+const WEBGPU = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader', '--ignore-gpu-blocklist'];
+const failures = [];
+const report = { cpu: {}, webgpu: {} };
+const check = (ok, msg) => { if (!ok) { failures.push(msg); console.log('FAIL:', msg); } else console.log('ok:', msg); };
+
+async function ready(page, timeout = 600000) {
+  await page.waitForSelector('[data-testid=backend], [data-testid=error]', { timeout });
+  const err = await page.$('[data-testid=error]');
+  if (err) throw new Error('page error: ' + (await err.textContent()));
+  return (await page.textContent('[data-testid=backend]')).trim();
+}
+
+async function search(page, model, q, timeout = 300000) {
+  await page.selectOption('[data-testid=lang]', q.lang).catch(() => {});
+  await page.fill('[data-testid=query]', q.text);
+  await page.click('[data-testid=search]');
+  return results(page, model, q.text, timeout);
+}
+
+async function results(page, model, text, timeout = 300000) {
+  const sel = `section.column[data-model="${model}"][data-query="${text.replace(/"/g, '\\"')}"]`;
+  await page.waitForSelector(sel, { timeout });
+  const ids = await page.$$eval(`${sel} li[data-id]`, els => els.slice(0, 5).map(e => e.dataset.id));
+  const ms = parseFloat(await page.getAttribute(sel, 'data-encode-ms'));
+  return { ids, ms };
+}
+
+async function run(flags, path, label) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...COMMON, ...flags] });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+  page.on('pageerror', e => failures.push(`${label}: page error ${e.message}`));
+  const t0 = Date.now();
+  await page.goto(`${base}/${path}`);
+  const backend = await ready(page);
+  return { browser, page, backend, loadS: (Date.now() - t0) / 1000 };
+}
+
+// --- CPU path (always) ---
+{
+  const { browser, page, backend, loadS } = await run(['--disable-gpu'], `?backend=cpu&model=${m1}`, 'cpu');
+  check(backend === 'CPU', `CPU path: backend badge says ${backend}`);
+  report.cpu.load_s = loadS;
+  report.cpu.status = await page.textContent('.status');
+  report.cpu.query_ms = [];
+  for (const q of expected.queries) {
+    const r = await search(page, m1, q);
+    report.cpu.query_ms.push(r.ms);
+    check(JSON.stringify(r.ids) === JSON.stringify(expected.top5[m1][q.text]),
+      `${q.lang} "${q.text}": browser top-5 ${r.ids} = native ${expected.top5[m1][q.text]}`);
+    await page.screenshot({ path: `${out}/cpu-${q.lang}.png`, fullPage: true });
+  }
+  // Switch checkpoint: the page reloads the model and re-runs the query.
+  const last = expected.queries[expected.queries.length - 1];
+  await page.fill('[data-testid=query]', last.text);
+  await page.click('[data-testid=search]');
+  await results(page, m1, last.text);
+  await page.selectOption('[data-testid=model]', m2);
+  const r2 = await results(page, m2, last.text);
+  check(JSON.stringify(r2.ids) === JSON.stringify(expected.top5[m2][last.text]), `after switching to ${m2}: top-5 = native`);
+  // Side by side.
+  await page.selectOption('[data-testid=cmp]', m1);
+  await results(page, m1, last.text);
+  check((await page.$$('section.column')).length === 2, 'side-by-side shows two result columns');
+  await page.screenshot({ path: `${out}/cpu-side-by-side.png`, fullPage: true });
+  const shared = page.url();
+  // A shared URL restores query, language, checkpoints and view.
+  const page2 = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+  await page2.goto(shared);
+  await ready(page2);
+  const r3 = await results(page2, m2, last.text);
+  check(JSON.stringify(r3.ids) === JSON.stringify(r2.ids), 'shared URL: same results');
+  check((await page2.inputValue('[data-testid=query]')) === last.text, 'shared URL: same query');
+  check((await page2.inputValue('[data-testid=model]')) === m2, 'shared URL: same model');
+  check((await page2.inputValue('[data-testid=cmp]')) === m1, 'shared URL: same comparison');
+  check((await page2.inputValue('[data-testid=lang]')) === last.lang, 'shared URL: same language');
+  await page2.click('[data-testid=tab-charts]');
+  await page2.waitForSelector('svg.chart, .charts p', { timeout: 30000 });
+  check(page2.url().includes('view=charts'), 'charts view is in the URL');
+  await page2.screenshot({ path: `${out}/charts.png`, fullPage: true });
+  // Safety: markup in a query is shown as text, never parsed.
+  await page2.click('[data-testid=tab-search]');
+  await page2.fill('[data-testid=query]', '<img src=x onerror="window.pwned=1"><b>bold</b>');
+  await page2.click('[data-testid=search]');
+  await page2.waitForTimeout(2000);
+  check(!(await page2.evaluate(() => window.pwned)), 'user text is not interpreted as HTML');
+  await browser.close();
+}
+
+// --- WebGPU path (where Chromium offers an adapter) ---
+try {
+  const { browser, page, backend, loadS } = await run(WEBGPU, `?model=${m1}`, 'webgpu');
+  report.webgpu.backend = backend;
+  report.webgpu.load_s = loadS;
+  report.webgpu.status = await page.textContent('.status');
+  if (backend === 'WebGPU') {
+    const q = expected.queries[0];
+    const r = await search(page, m1, q, 600000);
+    check(JSON.stringify(r.ids) === JSON.stringify(expected.top5[m1][q.text]), `WebGPU ${q.lang}: top-5 = native`);
+    const r2 = await search(page, m1, expected.queries[1], 600000);
+    check(JSON.stringify(r2.ids) === JSON.stringify(expected.top5[m1][expected.queries[1].text]), `WebGPU ${expected.queries[1].lang}: top-5 = native`);
+    report.webgpu.query_ms = [r.ms, r2.ms];
+    await page.screenshot({ path: `${out}/webgpu.png`, fullPage: true });
+  } else {
+    console.log('no WebGPU adapter in this Chromium: CPU fallback shown, WebGPU checks skipped');
+  }
+  await browser.close();
+} catch (e) {
+  console.log('WebGPU run failed:', e.message);
+  report.webgpu.error = e.message;
+}
+
+fs.writeFileSync(`${out}/report.json`, JSON.stringify(report, null, 2));
+console.log(JSON.stringify(report, null, 2));
+if (failures.length) { console.log(`${failures.length} failure(s)`); process.exit(1); }
+console.log('e2e passed');
