@@ -118,7 +118,6 @@ pub struct State {
     pub results: BTreeMap<String, Outcome>,
     pub error: Option<String>,
     pub searching: bool,
-    pub next_id: u64,
     pub pending: HashMap<u64, (String, String, String, bool)>,
 }
 
@@ -145,7 +144,6 @@ impl Reducible for State {
                 s.searching = true;
                 for (id, model, pool, query, rel) in list {
                     s.pending.insert(id, (model, pool, query, rel));
-                    s.next_id = s.next_id.max(id + 1);
                 }
             }
             Action::Worker(r) => match r {
@@ -153,7 +151,17 @@ impl Reducible for State {
                 Response::Ready { backend, note, models, timings } => {
                     s.progress = None;
                     s.backend = Some((backend, note));
-                    s.timings = Some(timings);
+                    // Loads after the first add only the newly requested models: keep totals.
+                    s.timings = Some(match s.timings.take() {
+                        Some(t) => LoadTimings {
+                            download_ms: t.download_ms + timings.download_ms,
+                            bytes: t.bytes + timings.bytes,
+                            from_cache: t.from_cache + timings.from_cache,
+                            build_ms: t.build_ms + timings.build_ms,
+                            warmup_ms: t.warmup_ms + timings.warmup_ms,
+                        },
+                        None => timings,
+                    });
                     s.ready_models = models;
                 }
                 Response::Results { id, model, hits, relevant, encode_ms, rank_ms, tokens, unknown_tokens } => {
@@ -237,6 +245,8 @@ fn model_label(m: &crate::assets::ModelEntry) -> String {
 pub fn App() -> Html {
     let state = use_reducer(State::default);
     let worker = use_mut_ref(|| None::<web_sys::Worker>);
+    // Request ids live outside the reducer: callbacks made in an earlier render must not reuse one.
+    let next_id = use_mut_ref(|| 0u64);
     let input = use_node_ref();
 
     // Start: read the URL, fetch the page's files, start the worker.
@@ -309,6 +319,7 @@ pub fn App() -> Html {
         let state = state.clone();
         let worker = worker.clone();
         let models_wanted = models_wanted.clone();
+        let next_id = next_id.clone();
         Callback::from(move |u: UrlState| {
             let Some(loaded) = state.loaded.clone() else { return };
             let q = u.q.trim().to_string();
@@ -319,8 +330,12 @@ pub fn App() -> Html {
             let relevant = example.map(|e| e.relevant.clone()).unwrap_or_default();
             let mut sent = Vec::new();
             if let Some(w) = worker.borrow().as_ref() {
-                for (i, m) in models_wanted.iter().enumerate() {
-                    let id = state.next_id + i as u64;
+                for m in models_wanted.iter() {
+                    let id = {
+                        let mut n = next_id.borrow_mut();
+                        *n += 1;
+                        *n
+                    };
                     worker_send(w, &Request::Search { id, model: m.clone(), pool: u.pool.clone(), query: q.clone(), k: 10, relevant: relevant.clone() });
                     sent.push((id, m.clone(), u.pool.clone(), q.clone(), example.is_some()));
                 }
