@@ -23,9 +23,13 @@ fn main() {
         Some("wgpu") => BackendKind::Wgpu,
         _ => BackendKind::Flex,
     };
-    let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
+    // `cargo test --all-targets` runs benches without `--bench`: then only a smoke run (K = 1,
+    // 2 steps, 8 questions), so the test suite checks the bench works without paying for it.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(if smoke { 2 } else { 6 });
+    let (batch, questions) = if smoke { (4, 8) } else { (32, 64) };
     let ks: Vec<usize> = std::env::var("BENCH_KS")
-        .unwrap_or_else(|_| "12,4,2,1".into())
+        .unwrap_or_else(|_| if smoke { "1".into() } else { "12,4,2,1".into() })
         .split(',')
         .filter_map(|k| k.parse().ok())
         .collect();
@@ -33,7 +37,7 @@ fn main() {
     let tokenizer = TextTokenizer::from_file(&model_dir.join("tokenizer.json")).expect("tokenizer");
     let encoder = Encoder::new(&base, tokenizer, BackendKind::Flex.device().unwrap(), EncoderConfig::new()).unwrap();
     let device = backend.device().expect("backend");
-    println!("train step, batch 32 pairs (64 texts), {steps} timed steps after 1 warm-up, backend {}", backend.name());
+    println!("train step, batch {batch} pairs ({} texts), {steps} timed steps after 1 warm-up, backend {}{}", 2 * batch, backend.name(), if smoke { " (smoke run: use cargo bench)" } else { "" });
     println!("{:>3} {:>12} {:>10} {:>12} {:>14}", "K", "step ms", "steps/s", "vs K=12", "trunk ms/text");
     let mut anchor = None;
     for k in ks {
@@ -42,7 +46,8 @@ fn main() {
             .with_steps(steps + 1)
             .with_eval_every(steps + 1)
             .with_valid_batches(1)
-            .with_max_questions(64);
+            .with_batch_size(batch)
+            .with_max_questions(questions);
         let t0 = Instant::now();
         let prepared = prepare(&encoder, &data, &config, |_| {}).expect("prepare");
         let texts = 2 * (prepared.train.len() + prepared.valid.len()) * prepared.train.langs.len();
