@@ -203,10 +203,7 @@ async fn load_files() -> Result<Loaded, String> {
         format!("{e}. The web assets are missing: run `scripts/demo` (it builds them with `hybrid-ir web-assets`).")
     })?;
     let manifest: AssetManifest = serde_json::from_slice(&bytes).map_err(|e| format!("{ASSETS}/manifest.json is not a valid manifest: {e}"))?;
-    let manifest_sha256 = {
-        use sha2::{Digest, Sha256};
-        hex::encode(Sha256::digest(&bytes))
-    };
+    let manifest_sha256 = crate::model::sha256_hex(&bytes);
     let (ex, _) = fetch_verified(ASSETS, &manifest.examples, &mut |_, _| {}).await?;
     let examples: Vec<Example> = serde_json::from_slice(&ex).map_err(|e| format!("{}: {e}", manifest.examples.path))?;
     let mut pools = HashMap::new();

@@ -6,6 +6,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::assets::FileEntry;
+use crate::model::sha256_hex;
 
 const CACHE_NAME: &str = "hybrid-ir-v1";
 
@@ -25,11 +26,6 @@ async fn open_cache() -> Option<web_sys::Cache> {
     let global: JsValue = js_sys::global().into();
     let caches = Reflect::get(&global, &"caches".into()).ok()?.dyn_into::<web_sys::CacheStorage>().ok()?;
     JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into::<web_sys::Cache>().ok()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(bytes))
 }
 
 async fn read_body(resp: web_sys::Response, total: u64, progress: &mut dyn FnMut(u64, u64)) -> Result<Vec<u8>, String> {
