@@ -229,13 +229,17 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         };
         let encoder = encoder_for(&checkpoint, &args.model)?;
         let mut pool_files = BTreeMap::new();
+        let mut mkqa_pool = None;
         for (pool, _, task) in &pools {
             let texts: Vec<&str> = task.pool.iter().map(|c| c.text.as_str()).collect();
             let (vectors, _, _) = embed_cached(&encoder, &cache, &texts, Role::Passage, &format!("{name} {pool} pool"))?;
             pool_files.insert(pool.to_string(), write_file(out, &format!("models/{name}/{pool}.i8"), &encode_int8(&vectors, encoder.dim()))?);
             if *pool == "mkqa" {
-                native_vectors.insert(name.clone(), (encoder_for(&checkpoint, &args.model)?, vectors));
+                mkqa_pool = Some(vectors);
             }
+        }
+        if let Some(v) = mkqa_pool {
+            native_vectors.insert(name.clone(), (encoder, v));
         }
         models.push(ModelEntry { name: name.clone(), alpha: *alpha, seed: *seed, sha256: checkpoint.sha256.clone(), delta, delta_manifest, pools: pool_files });
     }

@@ -361,17 +361,23 @@ pub fn App() -> Html {
             state.dispatch(Action::Url(u));
         }
     };
-    let on_submit = {
+    // A query typed or picked: into the URL, then searched.
+    let submit_query = {
         let state = state.clone();
-        let input = input.clone();
         let run_search = run_search.clone();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            let text: String = input.cast::<web_sys::HtmlInputElement>().map(|i| i.value()).unwrap_or_default().chars().take(MAX_QUERY_CHARS).collect();
+        Callback::from(move |text: String| {
             let mut u = state.url.clone().unwrap_or_else(UrlState::from_location);
-            u.q = text;
+            u.q = text.chars().take(MAX_QUERY_CHARS).collect();
             state.dispatch(Action::Url(u.clone()));
             run_search.emit(u);
+        })
+    };
+    let on_submit = {
+        let input = input.clone();
+        let submit_query = submit_query.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            submit_query.emit(input.cast::<web_sys::HtmlInputElement>().map(|i| i.value()).unwrap_or_default());
         })
     };
     let select = |key: &'static str| {
@@ -390,9 +396,7 @@ pub fn App() -> Html {
         })
     };
     let on_example = {
-        let state = state.clone();
         let input = input.clone();
-        let run_search = run_search.clone();
         Callback::from(move |e: Event| {
             let v = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
             if v.is_empty() {
@@ -401,10 +405,7 @@ pub fn App() -> Html {
             if let Some(i) = input.cast::<web_sys::HtmlInputElement>() {
                 i.set_value(&v);
             }
-            let mut u = state.url.clone().unwrap_or_else(UrlState::from_location);
-            u.q = v;
-            state.dispatch(Action::Url(u.clone()));
-            run_search.emit(u);
+            submit_query.emit(v);
         })
     };
     let view_tab = |name: &'static str| {
