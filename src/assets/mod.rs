@@ -1,6 +1,7 @@
-//! What the web page downloads, and the manifest that lists it: the pruned model, its
-//! vocabulary, the tokenizer, checkpoint deltas, candidate pools with precomputed (int8)
-//! embeddings per checkpoint, example questions and the sweep's results. Written natively by
+//! What the web page downloads, and the manifest that lists it: the model's trunk (everything but
+//! the word table), the word table in shards fetched as queries need them, the tokenizer,
+//! checkpoint deltas, candidate pools with precomputed (int8) embeddings per checkpoint, example
+//! questions and the sweep's results. Written natively by
 //! `hybrid-ir web-assets`, read by the page, which verifies every file's sha256 before use.
 
 use std::collections::BTreeMap;
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::sources::FileChecksum;
 
 pub const ASSETS_SCHEMA: &str = "hybrid-ir/web-assets";
-pub const ASSETS_VERSION: u32 = 1;
+pub const ASSETS_VERSION: u32 = 2;
 
 /// One file of the bundle, relative to the manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -18,6 +19,40 @@ pub struct FileEntry {
     pub path: String,
     pub sha256: String,
     pub bytes: u64,
+}
+
+/// The full 4-bit word table cut into runs of `rows_per_shard` rows (the last may be shorter),
+/// file `i` at `{dir}/{i:04}.q4`. A query fetches only the shards holding its tokens: the whole
+/// table is 54 MB, a query needs about 0.6 MB of it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WordShards {
+    pub dir: String,
+    pub rows: usize,
+    pub rows_per_shard: usize,
+    pub row_bytes: usize,
+    /// sha256 of each shard, in order.
+    pub sha256: Vec<String>,
+}
+
+impl WordShards {
+    pub fn shard_of(&self, id: u32) -> usize {
+        id as usize / self.rows_per_shard.max(1)
+    }
+
+    pub fn first_row(&self, shard: usize) -> u32 {
+        (shard * self.rows_per_shard) as u32
+    }
+
+    /// The file of shard `i` as a manifest entry (None past the end).
+    pub fn entry(&self, i: usize) -> Option<FileEntry> {
+        let sha256 = self.sha256.get(i)?.clone();
+        let rows = self.rows.saturating_sub(i * self.rows_per_shard).min(self.rows_per_shard);
+        Some(FileEntry { path: format!("{}/{i:04}.q4", self.dir), sha256, bytes: (rows * self.row_bytes) as u64 })
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        (self.rows * self.row_bytes) as u64
+    }
 }
 
 /// A model the page can run: the base, or the base plus a fine-tuned delta.
@@ -62,17 +97,18 @@ pub struct Example {
     pub relevant: Vec<u32>,
 }
 
-/// How much the browser's compressed weights and pools cost in retrieval quality.
+/// How much the browser's compressed pools cost in retrieval quality (its weights are the
+/// native ones: 4-bit base, f16 deltas, every word-table row available).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Compression {
-    pub vocab_full: usize,
-    pub vocab_kept: usize,
-    /// Held-out text (Mintaka questions, never used to build the vocabulary): share of tokens
-    /// that fall back to `<unk>`, per language.
+    /// Held-out text (Mintaka questions): share of tokens the tokenizer maps to `<unk>`, per
+    /// language.
     pub unk_rate: BTreeMap<String, f64>,
-    /// MKQA-R multilingual mAP, native f32 vs pruned vocabulary + int8 pool, per model checked.
+    /// MKQA-R multilingual mAP, native f32 pool vs the page's path (int8 pool), per model checked.
     pub map_native: BTreeMap<String, f64>,
     pub map_browser: BTreeMap<String, f64>,
+    /// Mean word-table bytes an MKQA question fetches, when it is the first query of a visit.
+    pub first_query_shard_bytes: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -81,10 +117,11 @@ pub struct AssetManifest {
     pub version: u32,
     pub git_commit: String,
     pub created_unix: u64,
-    /// sha256 of the full base model file the pruned one derives from.
+    /// sha256 of the full base model file the trunk derives from.
     pub base_sha256: String,
+    /// The base model with a word table of the special tokens only.
     pub model: FileEntry,
-    pub vocab: FileEntry,
+    pub words: WordShards,
     /// gzip-compressed tokenizer.json.
     pub tokenizer: FileEntry,
     pub models: Vec<ModelEntry>,
@@ -168,29 +205,42 @@ pub mod engine {
 
     use burn::tensor::Device;
 
-    use super::{AssetManifest, PoolTexts};
+    use super::{AssetManifest, PoolTexts, WordShards};
     use crate::encoder::{Encoder, EncoderConfig};
-    use crate::model::{apply_checked, parse_manifest, Checkpoint, Vocab};
+    use crate::model::{apply_checked, parse_manifest, Checkpoint, Vocab, WordTable};
     use crate::rankings::{rank_row, QueryRanking};
     use crate::tokenize::TextTokenizer;
 
-    /// The pruned base as the stand-in for the full base (deltas name the full one).
+    /// The trunk as the stand-in for the full base (deltas name the full one).
     pub fn base_checkpoint(manifest: &AssetManifest, model: &[u8]) -> Result<Checkpoint, String> {
         let mut base = Checkpoint::from_e5s1_bytes(model, &manifest.model.path).map_err(|e| e.to_string())?;
         base.sha256 = manifest.base_sha256.clone();
         Ok(base)
     }
 
-    pub fn vocab(manifest: &AssetManifest, bytes: &[u8]) -> Result<Vocab, String> {
-        Vocab::from_bytes(bytes, manifest.compression.vocab_full, &manifest.vocab.path).map_err(|e| e.to_string())
+    /// The trunk's word table (special tokens only), ready to take shards.
+    pub fn word_table(shards: &WordShards, trunk: &Checkpoint) -> Result<WordTable, String> {
+        let table = trunk.weights.word_table(&trunk.config).ok_or("the model has no word table")?;
+        table.with_vocab(Vocab::new(shards.rows, [])).map_err(|e| e.to_string())
+    }
+
+    /// Shards holding tokens of `ids` that `words` lacks, ascending.
+    pub fn missing_shards(words: &WordTable, shards: &WordShards, ids: &[u32]) -> Vec<usize> {
+        let mut missing: Vec<usize> = ids.iter().filter(|&&id| !words.knows(id)).map(|&id| shards.shard_of(id)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        missing
+    }
+
+    pub fn add_shard(words: &mut WordTable, shards: &WordShards, shard: usize, bytes: &[u8]) -> Result<(), String> {
+        words.insert_rows(shards.first_row(shard), bytes).map_err(|e| format!("word shard {shard}: {e}"))
     }
 
     /// The encoder of one model of the bundle; `delta` = (layers, manifest) bytes for a
-    /// fine-tuned one.
+    /// fine-tuned one. Its word table is replaced by the caller's shared one before each use.
     pub fn encoder(
         manifest: &AssetManifest,
         base: &Checkpoint,
-        vocab: &Vocab,
         tokenizer: TextTokenizer,
         model: &str,
         delta: Option<(&[u8], &[u8])>,
@@ -207,7 +257,7 @@ pub mod engine {
             _ => return Err(format!("model {model}: its delta files are missing")),
         };
         let mut encoder = Encoder::new(&checkpoint, tokenizer, device, config).map_err(|e| e.to_string())?;
-        encoder.words = encoder.words.clone().with_vocab(vocab.clone()).map_err(|e| e.to_string())?;
+        encoder.words = word_table(&manifest.words, base)?;
         Ok(encoder)
     }
 

@@ -175,58 +175,28 @@ pub fn search(args: SearchArgs) -> Result<(), CliError> {
 
 /// `search --assets`: what the browser computes, natively (same files, same code).
 fn search_bundle(args: &SearchArgs, dir: &std::path::Path) -> Result<(), CliError> {
-    use crate::assets::{decode_int8, engine, AssetManifest, FileEntry, PoolTexts};
-    use std::io::Read;
-    let read = |rel: &str| std::fs::read(dir.join(rel)).map_err(|e| CliError::io(dir.join(rel).display(), e));
-    let checked = |f: &FileEntry| -> Result<Vec<u8>, CliError> {
-        let b = read(&f.path)?;
-        if crate::model::sha256_hex(&b) != f.sha256 {
-            return Err(CliError::Usage(format!("{}: sha256 does not match the bundle manifest", f.path)));
-        }
-        Ok(b)
-    };
-    let manifest: AssetManifest = serde_json::from_slice(&read("manifest.json")?)
-        .map_err(|e| CliError::Usage(format!("{}/manifest.json: {e}", dir.display())))?;
-    let model = args.bundle_model.clone().unwrap_or_else(|| manifest.default_model.clone());
-    let mut tok_json = Vec::new();
-    flate2::read::GzDecoder::new(&checked(&manifest.tokenizer)?[..])
-        .read_to_end(&mut tok_json)
-        .map_err(|e| CliError::io(&manifest.tokenizer.path, e))?;
-    let tokenizer = crate::tokenize::TextTokenizer::from_bytes(&tok_json, &manifest.tokenizer.path).map_err(crate::encoder::EncodeError::from)?;
-    let base = engine::base_checkpoint(&manifest, &checked(&manifest.model)?).map_err(CliError::Usage)?;
-    let vocab = engine::vocab(&manifest, &checked(&manifest.vocab)?).map_err(CliError::Usage)?;
-    let entry = manifest.models.iter().find(|m| m.name == model).ok_or_else(|| CliError::Usage(format!("model {model} is not in the bundle")))?;
-    let delta = match (&entry.delta, &entry.delta_manifest) {
-        (Some(d), Some(m)) => Some((checked(d)?, checked(m)?)),
-        _ => None,
-    };
-    let config = crate::encoder::EncoderConfig::new().with_workers(1);
-    let encoder = engine::encoder(
-        &manifest,
-        &base,
-        &vocab,
-        tokenizer,
-        &model,
-        delta.as_ref().map(|(a, b)| (a.as_slice(), b.as_slice())),
-        args.model.backend.device()?,
-        config,
-    )
-    .map_err(CliError::Usage)?;
-    let pool = manifest.pools.iter().find(|p| p.name == args.bundle_pool).ok_or_else(|| CliError::Usage(format!("pool {} is not in the bundle", args.bundle_pool)))?;
-    let texts: PoolTexts = serde_json::from_slice(&checked(&pool.texts)?).map_err(|e| CliError::Usage(format!("{}: {e}", pool.texts.path)))?;
-    let file = entry.pools.get(&pool.name).ok_or_else(|| CliError::Usage(format!("{model} has no {} index", pool.name)))?;
-    let (vectors, _) = decode_int8(&checked(file)?, &file.path).map_err(CliError::Usage)?;
+    use crate::assets::engine;
+    let mut page = super::bundle::PageEngine::open(dir, args.bundle_model.as_deref(), &args.model)?;
+    let model = page.model.name.clone();
+    let texts = page.pool_texts(&args.bundle_pool)?;
+    let vectors = page.pool_vectors(&args.bundle_pool)?;
     let (langs, n_langs) = engine::pool_langs(&texts);
+    // Timed like the page's: word shards are read first, then the query is encoded.
+    page.load_words(&[args.query.as_str()])?;
     let t0 = Instant::now();
-    let q = encoder.encode(&[args.query.as_str()], Role::Query, |_| {})?;
+    let q = page.encoder.encode(&[args.query.as_str()], Role::Query, |_| {})?.data;
     let query_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let ranked = engine::rank(&q.data, &vectors, &langs, n_langs, &[], args.top);
+    let ranked = engine::rank(&q, &vectors, &langs, n_langs, &[], args.top);
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     for (rank, (c, score)) in ranked.top_multi.iter().enumerate() {
         let i = *c as usize;
         writeln!(w, "{:>3}  {:.4}  {:<12} {}", rank + 1, score, texts.ids[i], texts.texts[i]).map_err(|e| CliError::io("<stdout>", e))?;
     }
-    eprintln!("query encoded in {query_ms:.1} ms ({model}, bundle {})", dir.display());
+    eprintln!(
+        "query encoded in {query_ms:.1} ms after reading {} bytes of word-table shards ({model}, bundle {})",
+        page.shard_bytes_read,
+        dir.display()
+    );
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The `hybrid-ir` command line (native only).
 
+mod bundle;
 mod encode;
 mod eval;
 mod npy;

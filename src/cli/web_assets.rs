@@ -1,22 +1,23 @@
 //! `hybrid-ir web-assets`: everything the web page downloads, with a sha256 manifest.
 //!
-//! The base model is cut to the vocabulary our datasets use (the browser budget is 60 MB; the
-//! full 4-bit word table alone is 54 MB) and candidate pools are embedded natively, once per
-//! model, then stored as int8. Both costs are measured here: `<unk>` rate on held-out text
-//! (Mintaka) and MKQA-R mAP of the browser path vs native f32.
+//! The browser budget is 60 MB and the full 4-bit word table alone is 54 MB, so the model ships
+//! as a trunk (everything but the word table) plus the table in shards that the page fetches as
+//! queries need them. Candidate pools are embedded natively, once per model, then stored as int8;
+//! what that costs is measured here (MKQA-R mAP of the page's path vs native f32).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::eval::{cache_dir, embed_cached, git_commit};
+use super::bundle::PageEngine;
 use super::{load_checkpoint, progress_bar, CliError, ModelArgs};
 use crate::assets::{
-    decode_int8, encode_int8, AssetManifest, Compression, Example, FileEntry, ModelEntry, PoolEntry, PoolTexts, ASSETS_SCHEMA,
-    ASSETS_VERSION,
+    encode_int8, engine, AssetManifest, Compression, Example, FileEntry, ModelEntry, PoolEntry, PoolTexts, WordShards,
+    ASSETS_SCHEMA, ASSETS_VERSION,
 };
 use crate::encoder::{BackendKind, Encoder, EncoderConfig};
-use crate::model::{load_delta_dir, prune_checkpoint, sha256_hex, write_e5s1, Checkpoint, Vocab, DELTA_MANIFEST, DELTA_WEIGHTS};
+use crate::model::{load_delta_dir, prune_checkpoint, sha256_hex, write_e5s1, Checkpoint, StoredTensor, Vocab, DELTA_MANIFEST, DELTA_WEIGHTS, UNK_ID};
 use crate::report::{self, EvalOptions};
 use crate::tasks::{self, Task, TaskKind};
 use crate::tokenize::{Role, TextTokenizer};
@@ -41,6 +42,10 @@ pub struct WebAssetsArgs {
     /// Example questions per language.
     #[arg(long, default_value_t = 12)]
     examples: usize,
+    /// Cut each pool to about this many candidates (whole questions with their answers, plus
+    /// an even spread of distractors): a quick bundle for tests. Default: the full pools.
+    #[arg(long)]
+    pool_limit: Option<usize>,
     /// Skip the mAP comparison of browser weights vs native (saves a few minutes).
     #[arg(long)]
     skip_quality_check: bool,
@@ -63,39 +68,9 @@ fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, CliError> {
     serde_json::to_vec(v).map_err(|e| CliError::Usage(e.to_string()))
 }
 
-/// Every token id the datasets' texts produce (all tasks, both roles, MKQA's official sample in
-/// 26 languages, XQuAD contexts), i.e. the vocabulary of the languages the page serves.
-fn used_ids(tok: &TextTokenizer, data: &Path) -> Result<BTreeSet<u32>, CliError> {
-    let mut texts: Vec<(String, Role)> = Vec::new();
-    for kind in [TaskKind::XquadR, TaskKind::MlqaR, TaskKind::MkqaConsistency] {
-        let task = tasks::load_task(kind, data).map_err(|e| CliError::Usage(e.to_string()))?;
-        texts.extend(task.queries.into_iter().map(|q| (q.text, Role::Query)));
-        texts.extend(task.pool.into_iter().map(|c| (c.text, Role::Passage)));
-    }
-    let official = crate::sources::read_official(&data.join("mkqa/official-sample/test_mkqa.jsonl.gz"))
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    for q in official {
-        texts.extend(q.queries.into_values().map(|t| (t, Role::Query)));
-        texts.extend(q.answers.into_values().flatten().map(|t| (t, Role::Passage)));
-    }
-    for f in crate::sources::read_squad_r_dir(&data.join("xquad"), false).map_err(|e| CliError::Usage(e.to_string()))? {
-        for p in f.articles.iter().flat_map(|a| &a.paragraphs) {
-            texts.push((p.context.clone(), Role::Passage));
-        }
-    }
-    let mut bar = progress_bar(texts.len(), "vocabulary");
-    let mut ids = BTreeSet::new();
-    for (t, role) in &texts {
-        let (v, _) = tok.encode(t, *role, 100_000).map_err(crate::encoder::EncodeError::from)?;
-        ids.extend(v);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(ids)
-}
-
-/// Share of held-out tokens the pruned vocabulary lacks, per Mintaka language.
-fn unk_rates(tok: &TextTokenizer, vocab: &Vocab, data: &Path) -> Result<BTreeMap<String, f64>, CliError> {
+/// Share of held-out tokens (Mintaka questions) the tokenizer maps to `<unk>`, per language: the
+/// page has every word-table row, so this is all the vocabulary loses.
+fn unk_rates(tok: &TextTokenizer, data: &Path) -> Result<BTreeMap<String, f64>, CliError> {
     let path = data.join("mintaka/mintaka_dev.json");
     let text = std::fs::read_to_string(&path).map_err(|e| CliError::io(path.display(), e))?;
     let rows: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
@@ -111,11 +86,33 @@ fn unk_rates(tok: &TextTokenizer, vocab: &Vocab, data: &Path) -> Result<BTreeMap
         for (lang, q) in versions {
             let (ids, _) = tok.encode(&q, Role::Query, 100_000).map_err(crate::encoder::EncodeError::from)?;
             let e = counts.entry(lang).or_default();
-            e.0 += ids.iter().filter(|&&i| !vocab.contains(i)).count();
+            e.0 += ids.iter().filter(|&&i| i == UNK_ID).count();
             e.1 += ids.len();
         }
     }
     Ok(counts.into_iter().map(|(l, (unk, n))| (l, unk as f64 / n.max(1) as f64)).collect())
+}
+
+/// Rows per word-table shard: 256 x 216 bytes = 55 KB. Smaller shards waste less on rows a
+/// query does not need (an MKQA question touches about 10 shards), larger ones mean fewer files.
+const ROWS_PER_SHARD: usize = 256;
+
+/// Writes the base's 4-bit word table as shards under `model/words/`.
+fn write_word_shards(out: &Path, base: &Checkpoint) -> Result<WordShards, CliError> {
+    let Some(StoredTensor::Q4(table)) = base.weights.get("emb.word") else {
+        return Err(CliError::Usage("the base model's word table is not 4-bit; the page expects Q4_0 rows".into()));
+    };
+    let rows = base.config.vocab_size;
+    let row_bytes = table.len() / rows.max(1);
+    let mut shards = WordShards { dir: "model/words".into(), rows, rows_per_shard: ROWS_PER_SHARD, row_bytes, sha256: Vec::new() };
+    let mut bar = progress_bar(rows.div_ceil(ROWS_PER_SHARD), "word-table shards");
+    for (i, chunk) in table.chunks(ROWS_PER_SHARD * row_bytes).enumerate() {
+        let entry = write_file(out, &format!("{}/{i:04}.q4", shards.dir), chunk)?;
+        shards.sha256.push(entry.sha256);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(shards)
 }
 
 fn examples(task: &Task, pool: &str, per_lang: usize) -> Vec<Example> {
@@ -155,26 +152,27 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     let tok_bytes = std::fs::read(&tok_path).map_err(|e| CliError::io(tok_path.display(), e))?;
     let tokenizer = TextTokenizer::from_bytes(&tok_bytes, &tok_path.display().to_string()).map_err(crate::encoder::EncodeError::from)?;
 
-    // 1. Vocabulary, pruned model, tokenizer.
-    let vocab = Vocab::new(base.config.vocab_size, used_ids(&tokenizer, &data)?);
-    let unk_rate = unk_rates(&tokenizer, &vocab, &data)?;
+    // 1. Trunk, word-table shards, tokenizer.
+    let unk_rate = unk_rates(&tokenizer, &data)?;
     eprintln!(
-        "vocabulary: {} of {} tokens kept; <unk> rate on held-out Mintaka questions: {}",
-        vocab.len(),
-        base.config.vocab_size,
+        "<unk> rate on held-out Mintaka questions: {}",
         unk_rate.iter().map(|(l, r)| format!("{l} {:.2}%", 100.0 * r)).collect::<Vec<_>>().join(", ")
     );
-    let pruned = prune_checkpoint(&base, &vocab).map_err(crate::encoder::EncodeError::from)?;
-    let model_entry = write_file(out, "model/e5-small-pruned-q4.e5s1", &write_e5s1(&pruned.config, &pruned.weights).map_err(crate::encoder::EncodeError::from)?)?;
-    let vocab_entry = write_file(out, "model/vocab.bin", &vocab.to_bytes())?;
+    let trunk = prune_checkpoint(&base, &Vocab::new(base.config.vocab_size, [])).map_err(crate::encoder::EncodeError::from)?;
+    let model_entry = write_file(out, "model/e5-small-trunk-q4.e5s1", &write_e5s1(&trunk.config, &trunk.weights).map_err(crate::encoder::EncodeError::from)?)?;
+    let words = write_word_shards(out, &base)?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&tok_bytes).map_err(|e| CliError::io("tokenizer gzip", e))?;
     let tok_gz = gz.finish().map_err(|e| CliError::io("tokenizer gzip", e))?;
     let tokenizer_entry = write_file(out, "model/tokenizer.json.gz", &tok_gz)?;
 
     // 2. Pools and examples.
-    let mkqa = tasks::load_task(TaskKind::Mkqa, &data).map_err(|e| CliError::Usage(e.to_string()))?;
-    let xquad = tasks::load_task(TaskKind::XquadRHeldout, &data).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut mkqa = tasks::load_task(TaskKind::Mkqa, &data).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut xquad = tasks::load_task(TaskKind::XquadRHeldout, &data).map_err(|e| CliError::Usage(e.to_string()))?;
+    if let Some(limit) = args.pool_limit {
+        (mkqa, xquad) = (mkqa.sample(limit), xquad.sample(limit));
+        eprintln!("pools cut to {} (MKQA-R) and {} (XQuAD-R) candidates (--pool-limit)", mkqa.pool.len(), xquad.pool.len());
+    }
     let pools: Vec<(&str, &str, &Task)> =
         vec![("mkqa", "MKQA-R answers (12 languages)", &mkqa), ("xquad-r", "XQuAD-R held-out sentences (11 languages)", &xquad)];
     let mut pool_entries = Vec::new();
@@ -251,78 +249,91 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         return Err(CliError::Usage(format!("--default-model {default_model} is not among the models")));
     }
 
-    // 4. What compression costs: MKQA-R multilingual mAP, native vs browser path.
-    let mut compression = Compression { vocab_full: base.config.vocab_size, vocab_kept: vocab.len(), unk_rate, ..Default::default() };
-    if !args.skip_quality_check {
-        let device = BackendKind::Flex.device()?;
-        let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
-        let q_texts: Vec<&str> = mkqa.queries.iter().map(|q| q.text.as_str()).collect();
-        for name in ["base".to_string(), default_model.clone()].into_iter().collect::<BTreeSet<_>>() {
-            let Some((native_encoder, pool_f32)) = native_vectors.get(&name) else { continue };
-            let (q_native, _, _) = embed_cached(native_encoder, &cache, &q_texts, Role::Query, &format!("{name} queries"))?;
-            let (native, _) = report::evaluate_task(&mkqa, &q_native, pool_f32, native_encoder.dim(), &device, &opts, |_| {})
-                .map_err(CliError::Usage)?;
-            // Browser path: pruned vocabulary for the queries, int8 pool.
-            let entry = models.iter().find(|m| m.name == name).map(|m| m.pools["mkqa"].clone()).ok_or_else(|| CliError::Usage("pool missing".into()))?;
-            let (pool_i8, dim) = decode_int8(&std::fs::read(out.join(&entry.path)).map_err(|e| CliError::io(&entry.path, e))?, &entry.path)
-                .map_err(CliError::Usage)?;
-            let mut browser_ckpt = if name == "base" {
-                base.clone()
-            } else {
-                let dir = args.checkpoints.join(&name);
-                load_delta_dir(&base, &dir).map_err(crate::encoder::EncodeError::from)?.0
-            };
-            browser_ckpt = prune_checkpoint(&browser_ckpt, &vocab).map_err(crate::encoder::EncodeError::from)?;
-            let mut browser = encoder_for(&browser_ckpt, &args.model)?;
-            browser.words = browser.words.clone().with_vocab(vocab.clone()).map_err(crate::encoder::EncodeError::from)?;
-            let mut bar = progress_bar(q_texts.len(), &format!("{name} queries, pruned vocabulary"));
-            let q_browser = browser.encode(&q_texts, Role::Query, |n| bar.inc(n as u64))?;
-            bar.finish_and_clear();
-            let (web, _) = report::evaluate_task(&mkqa, &q_browser.data, &pool_i8, dim, &device, &opts, |_| {}).map_err(CliError::Usage)?;
-            eprintln!(
-                "{name}: MKQA-R multilingual mAP native {:.5}, browser path {:.5} (delta {:+.5})",
-                native.macro_avg.multi.map,
-                web.macro_avg.multi.map,
-                web.macro_avg.multi.map - native.macro_avg.multi.map
-            );
-            compression.map_native.insert(name.clone(), native.macro_avg.multi.map);
-            compression.map_browser.insert(name, web.macro_avg.multi.map);
+    // 4. What compression costs: MKQA-R multilingual mAP, native vs the page's path, which is
+    //    rebuilt from the written files with the page's own engine code.
+    let q_texts: Vec<&str> = mkqa.queries.iter().map(|q| q.text.as_str()).collect();
+    let first_query_shard_bytes = {
+        let table = engine::word_table(&words, &trunk).map_err(CliError::Usage)?;
+        let mut total = 0u64;
+        for q in &q_texts {
+            let (ids, _) = tokenizer.encode(q, Role::Query, args.model.max_len_query).map_err(crate::encoder::EncodeError::from)?;
+            total += engine::missing_shards(&table, &words, &ids).iter().filter_map(|&i| words.entry(i)).map(|e| e.bytes).sum::<u64>();
         }
-    }
-
-    // 5. Results of the sweep for the plots.
+        total as f64 / q_texts.len().max(1) as f64
+    };
     let results = match std::fs::read("results/sweep/sweep.json") {
         Ok(bytes) => Some(write_file(out, "results/sweep.json", &bytes)?),
         Err(_) => None,
     };
-    let manifest = AssetManifest {
+    let mut manifest = AssetManifest {
         schema: ASSETS_SCHEMA.into(),
         version: ASSETS_VERSION,
         git_commit: git_commit(),
         created_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         base_sha256: base.sha256.clone(),
         model: model_entry,
-        vocab: vocab_entry,
+        words,
         tokenizer: tokenizer_entry,
         models,
-        default_model,
+        default_model: default_model.clone(),
         pools: pool_entries,
         examples: examples_entry,
         results,
-        compression,
+        compression: Compression { unk_rate, first_query_shard_bytes, ..Default::default() },
         data: mkqa.checksums.iter().chain(&xquad.checksums).cloned().collect(),
     };
-    write_file(out, "manifest.json", &serde_json::to_vec_pretty(&manifest).map_err(|e| CliError::Usage(e.to_string()))?)?;
+    let write_manifest = |m: &AssetManifest| -> Result<FileEntry, CliError> {
+        write_file(out, "manifest.json", &serde_json::to_vec_pretty(m).map_err(|e| CliError::Usage(e.to_string()))?)
+    };
+    // Written now so the check below reads the bundle exactly as the page will.
+    write_manifest(&manifest)?;
+    if !args.skip_quality_check {
+        let device = BackendKind::Flex.device()?;
+        let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
+        for name in ["base".to_string(), default_model.clone()].into_iter().collect::<BTreeSet<_>>() {
+            let Some((native_encoder, pool_f32)) = native_vectors.get(&name) else { continue };
+            let (q_native, _, _) = embed_cached(native_encoder, &cache, &q_texts, Role::Query, &format!("{name} queries"))?;
+            let (native, _) = report::evaluate_task(&mkqa, &q_native, pool_f32, native_encoder.dim(), &device, &opts, |_| {})
+                .map_err(CliError::Usage)?;
+            let mut page = PageEngine::open(out, Some(&name), &args.model)?;
+            let mut bar = progress_bar(q_texts.len(), &format!("{name} queries, page path"));
+            let q_page = page.encode_queries(&q_texts, |n| bar.inc(n as u64))?;
+            bar.finish_and_clear();
+            let (web, _) = report::evaluate_task(&mkqa, &q_page, &page.pool_vectors("mkqa")?, page.encoder.dim(), &device, &opts, |_| {})
+                .map_err(CliError::Usage)?;
+            eprintln!(
+                "{name}: MKQA-R multilingual mAP native {:.5}, page path {:.5} (delta {:+.5})",
+                native.macro_avg.multi.map,
+                web.macro_avg.multi.map,
+                web.macro_avg.multi.map - native.macro_avg.multi.map
+            );
+            manifest.compression.map_native.insert(name.clone(), native.macro_avg.multi.map);
+            manifest.compression.map_browser.insert(name, web.macro_avg.multi.map);
+        }
+    }
+
+    write_manifest(&manifest)?;
     let default_bytes: u64 = {
         let m = &manifest;
         let d = m.models.iter().find(|x| x.name == m.default_model);
+        let pool = m.pools.first();
         m.model.bytes
-            + m.vocab.bytes
             + m.tokenizer.bytes
             + m.examples.bytes
-            + m.pools.iter().map(|p| p.texts.bytes).sum::<u64>()
-            + d.map(|d| d.delta.as_ref().map_or(0, |f| f.bytes) + d.pools.values().map(|f| f.bytes).sum::<u64>()).unwrap_or(0)
+            + m.results.as_ref().map_or(0, |r| r.bytes)
+            + pool.map_or(0, |p| p.texts.bytes)
+            + d.map(|d| {
+                d.delta.as_ref().map_or(0, |f| f.bytes)
+                    + d.delta_manifest.as_ref().map_or(0, |f| f.bytes)
+                    + pool.and_then(|p| d.pools.get(&p.name)).map_or(0, |f| f.bytes)
+            })
+            .unwrap_or(0)
     };
-    eprintln!("wrote {} (default page data: {:.1} MB before the wasm)", out.join("manifest.json").display(), default_bytes as f64 / 1e6);
+    eprintln!(
+        "wrote {} (default page data: {:.1} MB before the wasm, plus {:.2} MB of word shards for a typical first query)",
+        out.join("manifest.json").display(),
+        default_bytes as f64 / 1e6,
+        manifest.compression.first_query_shard_bytes / 1e6
+    );
     Ok(())
 }

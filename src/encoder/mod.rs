@@ -58,6 +58,7 @@ impl EncoderConfig {
     }
 }
 
+#[derive(Clone)]
 pub struct Encoder {
     pub bert: Bert,
     pub words: WordTable,

@@ -1,7 +1,8 @@
-//! Vocabulary pruning for delivery to the browser: keep only the word-table rows a set of
-//! languages uses. multilingual-e5-small's table is 250,037 rows (54 MB even at 4 bits), most of
-//! it for languages the demo never sees; rows are copied byte for byte, so every kept token's
-//! vector is bit-identical to the full model's, and a dropped token falls back to `<unk>`.
+//! Partial word tables: which rows of the full vocabulary a table holds. multilingual-e5-small's
+//! table is 250,037 rows (54 MB even at 4 bits), too much for a page to download up front, so
+//! the browser starts from the special tokens and adds rows as queries need them
+//! ([`super::WordTable::insert_rows`]). Rows are copied byte for byte, so every present token's
+//! vector is bit-identical to the full model's; an absent one falls back to `<unk>`.
 
 use std::sync::Arc;
 
@@ -51,6 +52,11 @@ impl Vocab {
             Some(&r) if r != u32::MAX => r,
             _ => self.remap[UNK_ID as usize],
         }
+    }
+
+    /// Size of the full vocabulary the ids come from.
+    pub fn full_size(&self) -> usize {
+        self.remap.len()
     }
 
     pub fn contains(&self, id: u32) -> bool {

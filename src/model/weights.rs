@@ -131,6 +131,41 @@ impl WordTable {
         }
     }
 
+    /// Adds rows `first..` of the full table to a partial one; `packed` holds them in this
+    /// table's 4-bit format. Rows already present stay as they are, so the same shard may arrive
+    /// twice. This is how the page fetches the table piecewise, as queries need it.
+    pub fn insert_rows(&mut self, first: u32, packed: &[u8]) -> Result<(), ModelError> {
+        let bad = |message: String| ModelError::Format { file: "<word table>".into(), message };
+        let Some(vocab) = &self.vocab else {
+            return Ok(()); // a full table already has every row
+        };
+        let StoredTensor::Q4(old) = &self.tensor else {
+            return Err(bad("only a 4-bit word table can take rows".into()));
+        };
+        let row_bytes = self.dim / Q4_BLOCK * Q4_BLOCK_BYTES;
+        if packed.len() % row_bytes != 0 {
+            return Err(bad(format!("{} bytes is not a whole number of {row_bytes}-byte rows", packed.len())));
+        }
+        let n = (packed.len() / row_bytes) as u32;
+        let full = vocab.full_size();
+        if first as usize + n as usize > full {
+            return Err(bad(format!("rows {first}..{} are beyond the {full}-token vocabulary", first + n)));
+        }
+        let grown = super::Vocab::new(full, vocab.kept().iter().copied().chain(first..first + n));
+        if grown.len() == vocab.len() {
+            return Ok(());
+        }
+        let mut table = Vec::with_capacity(grown.len() * row_bytes);
+        for &id in grown.kept() {
+            let (src, row) = if vocab.contains(id) { (&old[..], vocab.row(id)) } else { (packed, id - first) };
+            table.extend_from_slice(&src[row as usize * row_bytes..(row as usize + 1) * row_bytes]);
+        }
+        self.tensor = StoredTensor::Q4(Arc::new(table));
+        self.rows = grown.len();
+        self.vocab = Some(grown);
+        Ok(())
+    }
+
     /// Appends the rows of `ids` to `out`; ids past the table are mapped to row 3 (`<unk>`),
     /// which the tokenizer never produces but a hand-made id list could.
     pub fn gather_into(&self, ids: &[u32], out: &mut Vec<f32>) {
@@ -148,5 +183,46 @@ impl WordTable {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Vocab;
+
+    /// A 4-bit table of `rows` x 32 whose bytes differ row by row.
+    fn full_table(rows: usize) -> Vec<u8> {
+        (0..rows * Q4_BLOCK_BYTES)
+            .map(|i| if i % Q4_BLOCK_BYTES < 2 { [0x00, 0x3c][i % 2] } else { (i * 7 + i / Q4_BLOCK_BYTES) as u8 })
+            .collect()
+    }
+
+    fn gather(t: &WordTable, ids: &[u32]) -> Vec<f32> {
+        let mut out = Vec::new();
+        t.gather_into(ids, &mut out);
+        out
+    }
+
+    #[test]
+    fn inserted_rows_equal_the_full_table_and_repeats_are_harmless() {
+        let bytes = full_table(10);
+        let full = WordTable { tensor: StoredTensor::Q4(Arc::new(bytes.clone())), dim: 32, rows: 10, vocab: None };
+        let mut part = WordTable {
+            tensor: StoredTensor::Q4(Arc::new(bytes[..4 * Q4_BLOCK_BYTES].to_vec())),
+            dim: 32,
+            rows: 4,
+            vocab: Some(Vocab::new(10, [])),
+        };
+        assert!(!part.knows(7));
+        assert_eq!(gather(&part, &[7]), gather(&full, &[3]), "an absent row reads as <unk>");
+        part.insert_rows(6, &bytes[6 * Q4_BLOCK_BYTES..8 * Q4_BLOCK_BYTES]).unwrap();
+        part.insert_rows(4, &bytes[4 * Q4_BLOCK_BYTES..7 * Q4_BLOCK_BYTES]).unwrap(); // overlaps row 6
+        assert!(part.knows(7) && !part.knows(8));
+        assert_eq!(part.rows(), 8);
+        let ids = [0, 5, 7, 6, 4, 1];
+        assert_eq!(gather(&part, &ids), gather(&full, &ids));
+        assert!(part.insert_rows(9, &bytes[..2 * Q4_BLOCK_BYTES]).is_err(), "rows past the vocabulary");
+        assert!(part.insert_rows(8, &bytes[..5]).is_err(), "a partial row");
     }
 }

@@ -239,6 +239,61 @@ pub fn counts(task: &Task) -> BTreeMap<String, (usize, usize)> {
 }
 
 impl Task {
+    /// A smaller task of about `max_candidates` candidates, for quick bundles (the CI's web page):
+    /// whole questions (every language version) while their answers fill half the budget, then
+    /// an even spread of the remaining pool as distractors. Relevance is re-indexed.
+    pub fn sample(&self, max_candidates: usize) -> Task {
+        if self.pool.len() <= max_candidates {
+            return self.clone();
+        }
+        let mut answers: Vec<(&str, Vec<u32>)> = Vec::new();
+        let mut slot: BTreeMap<&str, usize> = BTreeMap::new();
+        for q in &self.queries {
+            let i = *slot.entry(q.qid.as_str()).or_insert_with(|| {
+                answers.push((q.qid.as_str(), Vec::new()));
+                answers.len() - 1
+            });
+            answers[i].1.extend(&q.relevant);
+        }
+        let mut keep = vec![false; self.pool.len()];
+        let mut kept = 0;
+        let mut qids = std::collections::HashSet::new();
+        for (qid, rel) in &answers {
+            let new = rel.iter().filter(|&&r| !keep[r as usize]).collect::<std::collections::BTreeSet<_>>().len();
+            if kept + new > max_candidates / 2 {
+                break;
+            }
+            for &r in rel {
+                keep[r as usize] = true;
+            }
+            kept += new;
+            qids.insert(*qid);
+        }
+        let budget = max_candidates - kept;
+        let stride = (self.pool.len() - kept).div_ceil(budget.max(1)).max(1);
+        let mut seen = 0;
+        for k in keep.iter_mut().filter(|k| !**k) {
+            if seen % stride == 0 && kept < max_candidates {
+                *k = true;
+                kept += 1;
+            }
+            seen += 1;
+        }
+        let mut new_index = vec![u32::MAX; self.pool.len()];
+        let mut pool = Vec::with_capacity(kept);
+        for (i, c) in self.pool.iter().enumerate().filter(|(i, _)| keep[*i]) {
+            new_index[i] = pool.len() as u32;
+            pool.push(c.clone());
+        }
+        let queries = self
+            .queries
+            .iter()
+            .filter(|q| qids.contains(q.qid.as_str()))
+            .map(|q| Query { relevant: q.relevant.iter().map(|&r| new_index[r as usize]).collect(), ..q.clone() })
+            .collect();
+        Task { kind: self.kind, langs: self.langs.clone(), pool, queries, labelled: self.labelled, checksums: self.checksums.clone() }
+    }
+
     /// Keeps only `langs` (queries and pool; None = all) and the first `max_questions` distinct
     /// questions (None = all), re-indexing relevance; for quick, small evaluations.
     pub fn restrict(&self, langs: Option<&[String]>, max_questions: Option<usize>) -> Task {
@@ -274,5 +329,34 @@ impl Task {
             labelled: self.labelled,
             checksums: self.checksums.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_keeps_whole_questions_with_their_answers_and_reindexes() {
+        // 10 questions in two languages, each answered by its own candidate per language, plus
+        // 80 distractors: a pool of 100.
+        let mut pool: Vec<Candidate> = (0..100).map(|i| Candidate { id: format!("c{i:03}"), lang: ["en", "de"][i % 2].into(), text: format!("text {i}") }).collect();
+        pool.reverse();
+        let queries: Vec<Query> = ["en", "de"]
+            .iter()
+            .enumerate()
+            .flat_map(|(l, lang)| (0..10u32).map(move |q| Query { id: format!("q{q}-{lang}"), qid: format!("q{q}"), lang: lang.to_string(), text: format!("question {q}"), relevant: vec![q * 2 + l as u32 + 50] }))
+            .collect();
+        let task = Task { kind: TaskKind::Mkqa, langs: vec!["en".into(), "de".into()], pool, queries, labelled: true, checksums: Vec::new() };
+        let small = task.sample(20);
+        assert_eq!(small.pool.len(), 20);
+        // Half the budget: 5 questions x 2 answers; both language versions of each kept.
+        assert_eq!(small.queries.len(), 10);
+        for q in &small.queries {
+            let original = task.queries.iter().find(|o| o.id == q.id).unwrap();
+            assert_eq!(q.relevant.len(), 1);
+            assert_eq!(small.pool[q.relevant[0] as usize], task.pool[original.relevant[0] as usize], "{}", q.id);
+        }
+        assert_eq!(task.sample(1000).pool.len(), 100, "a small enough task is kept whole");
     }
 }

@@ -13,7 +13,7 @@ use yew::prelude::*;
 use super::charts;
 use super::fetch::{fetch_plain, fetch_verified};
 use super::protocol::{LoadTimings, Request, Response};
-use crate::assets::{AssetManifest, Example, PoolTexts};
+use crate::assets::{AssetManifest, Example, FileEntry, PoolTexts};
 
 const ASSETS: &str = "assets";
 const MAX_QUERY_CHARS: usize = 500;
@@ -84,14 +84,23 @@ impl UrlState {
     }
 }
 
-/// Files the page itself reads (the worker fetches the model files).
+/// Files the page itself reads first (the worker fetches the model files; pool texts and sweep
+/// results come when a view needs them, see [`Lazy`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
     pub manifest: AssetManifest,
     pub manifest_sha256: String,
     pub examples: Vec<Example>,
-    pub pools: HashMap<String, PoolTexts>,
-    pub results: Option<Value>,
+}
+
+/// Files fetched on first use: a visitor who never opens the second pool or the plots never
+/// downloads them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Lazy {
+    pub pools: HashMap<String, Rc<PoolTexts>>,
+    pub results: Option<Rc<Value>>,
+    /// Files being fetched, so a re-render does not start a second download.
+    pub requested: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +109,8 @@ pub struct Outcome {
     pub relevant: Vec<(u32, usize)>,
     pub encode_ms: f64,
     pub rank_ms: f64,
+    pub words_ms: f64,
+    pub word_bytes: u64,
     pub tokens: usize,
     pub unknown: usize,
     pub pool: String,
@@ -111,6 +122,7 @@ pub struct Outcome {
 pub struct State {
     pub url: Option<UrlState>,
     pub loaded: Option<Rc<Loaded>>,
+    pub lazy: Lazy,
     pub progress: Option<(String, u64, u64)>,
     pub backend: Option<(String, Option<String>)>,
     pub timings: Option<LoadTimings>,
@@ -124,6 +136,9 @@ pub struct State {
 pub enum Action {
     Url(UrlState),
     Loaded(Rc<Loaded>),
+    Requested(String),
+    PoolTexts(String, Rc<PoolTexts>),
+    Results(Rc<Value>),
     Failed(String),
     Worker(Response),
     Sent(Vec<(u64, String, String, String, bool)>),
@@ -139,6 +154,13 @@ impl Reducible for State {
                 s.url = Some(u);
             }
             Action::Loaded(l) => s.loaded = Some(l),
+            Action::Requested(path) => {
+                s.lazy.requested.insert(path);
+            }
+            Action::PoolTexts(name, texts) => {
+                s.lazy.pools.insert(name, texts);
+            }
+            Action::Results(r) => s.lazy.results = Some(r),
             Action::Failed(e) => s.error = Some(e),
             Action::Sent(list) => {
                 s.searching = true;
@@ -164,7 +186,7 @@ impl Reducible for State {
                     });
                     s.ready_models = models;
                 }
-                Response::Results { id, model, hits, relevant, encode_ms, rank_ms, tokens, unknown_tokens } => {
+                Response::Results { id, model, hits, relevant, encode_ms, rank_ms, words_ms, word_bytes, tokens, unknown_tokens } => {
                     if let Some((_, pool, query, rel)) = s.pending.remove(&id) {
                         s.results.insert(
                             model,
@@ -173,6 +195,8 @@ impl Reducible for State {
                                 relevant: relevant.iter().map(|r| (r.candidate, r.rank)).collect(),
                                 encode_ms,
                                 rank_ms,
+                                words_ms,
+                                word_bytes,
                                 tokens,
                                 unknown: unknown_tokens,
                                 pool,
@@ -206,19 +230,26 @@ async fn load_files() -> Result<Loaded, String> {
     let manifest_sha256 = crate::model::sha256_hex(&bytes);
     let (ex, _) = fetch_verified(ASSETS, &manifest.examples, &mut |_, _| {}).await?;
     let examples: Vec<Example> = serde_json::from_slice(&ex).map_err(|e| format!("{}: {e}", manifest.examples.path))?;
-    let mut pools = HashMap::new();
-    for p in &manifest.pools {
-        let (b, _) = fetch_verified(ASSETS, &p.texts, &mut |_, _| {}).await?;
-        pools.insert(p.name.clone(), serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", p.texts.path))?);
+    Ok(Loaded { manifest, manifest_sha256, examples })
+}
+
+/// Fetches a verified JSON file of the bundle once, then hands it to `done`.
+fn fetch_lazy<T: serde::de::DeserializeOwned + 'static>(state: &UseReducerHandle<State>, entry: &FileEntry, done: impl FnOnce(Rc<T>) -> Action + 'static) {
+    if state.lazy.requested.contains(&entry.path) {
+        return;
     }
-    let results = match &manifest.results {
-        Some(r) => {
-            let (b, _) = fetch_verified(ASSETS, r, &mut |_, _| {}).await?;
-            Some(serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", r.path))?)
-        }
-        None => None,
-    };
-    Ok(Loaded { manifest, manifest_sha256, examples, pools, results })
+    state.dispatch(Action::Requested(entry.path.clone()));
+    let (state, entry) = (state.clone(), entry.clone());
+    wasm_bindgen_futures::spawn_local(async move {
+        let parsed = match fetch_verified(ASSETS, &entry, &mut |_, _| {}).await {
+            Ok((bytes, _)) => serde_json::from_slice::<T>(&bytes).map_err(|e| format!("{}: {e}", entry.path)),
+            Err(e) => Err(e),
+        };
+        state.dispatch(match parsed {
+            Ok(v) => done(Rc::new(v)),
+            Err(e) => Action::Failed(e),
+        });
+    });
 }
 
 fn worker_send(worker: &web_sys::Worker, req: &Request) {
@@ -298,15 +329,36 @@ pub fn App() -> Html {
         v
     };
 
+    // Fetch the texts of the chosen pool, and the sweep results once the plots are opened.
+    {
+        let state = state.clone();
+        use_effect_with((url.pool.clone(), url.view.clone(), loaded.is_some()), move |(pool, view, _)| {
+            if let Some(l) = state.loaded.clone() {
+                if let Some(p) = l.manifest.pools.iter().find(|p| &p.name == pool) {
+                    if !state.lazy.pools.contains_key(pool) {
+                        let name = pool.clone();
+                        fetch_lazy(&state, &p.texts, move |t| Action::PoolTexts(name, t));
+                    }
+                }
+                if view == "charts" && state.lazy.results.is_none() {
+                    if let Some(r) = &l.manifest.results {
+                        fetch_lazy(&state, r, Action::Results);
+                    }
+                }
+            }
+        });
+    }
+
     // (Re)load models in the worker whenever the wanted set changes.
     {
         let worker = worker.clone();
         let ready = loaded.is_some();
         let cpu = url.cpu;
+        let pool = url.pool.clone();
         use_effect_with((models_wanted.clone(), ready), move |(models, ready)| {
             if *ready && !models[0].is_empty() {
                 if let Some(w) = worker.borrow().as_ref() {
-                    worker_send(w, &Request::Load { assets: ASSETS.into(), models: models.clone(), cpu_only: cpu });
+                    worker_send(w, &Request::Load { assets: ASSETS.into(), models: models.clone(), pool: pool.clone(), cpu_only: cpu });
                 }
             }
         });
@@ -449,9 +501,10 @@ pub fn App() -> Html {
 
     let body = match &loaded {
         None => html! { <p class="muted">{ "Loading the manifest\u{2026}" }</p> },
-        Some(l) if url.view == "charts" && l.results.is_none() => html! { <p>{ "No sweep results in this bundle yet." }</p> },
+        Some(l) if url.view == "charts" && l.manifest.results.is_none() => html! { <p>{ "No sweep results in this bundle yet." }</p> },
+        Some(_) if url.view == "charts" && state.lazy.results.is_none() => html! { <p class="muted">{ "Loading the sweep results\u{2026}" }</p> },
         Some(l) if url.view == "charts" => {
-            let results = l.results.as_ref().expect("checked above");
+            let results = state.lazy.results.as_deref().expect("checked above");
             let task_list = charts::tasks(results);
             let task = if task_list.contains(&url.task) { url.task.clone() } else { task_list.first().cloned().unwrap_or_default() };
             let heat_model = if l.manifest.models.iter().any(|m| m.name == url.heat) { url.heat.clone() } else { model.clone() };
@@ -485,7 +538,7 @@ pub fn App() -> Html {
                     langs.push((e.lang.clone(), e.lang.clone()));
                 }
             }
-            let columns = models_wanted.iter().map(|m| result_column(l, m, state.results.get(m), &url.pool));
+            let columns = models_wanted.iter().map(|m| result_column(l, &state.lazy, m, state.results.get(m), &url.pool));
             html! {
                 <>
                 <form class="controls" onsubmit={on_submit}>
@@ -532,8 +585,8 @@ pub fn App() -> Html {
         html! {
             <footer data-testid="provenance">
                 { format!(
-                    "git {} \u{00b7} bundle manifest {} \u{00b7} base model {} \u{00b7} model {model} {model_sha} \u{00b7} vocabulary {} of {} tokens \u{00b7} data: {}",
-                    short(&m.git_commit), short(&l.manifest_sha256), short(&m.base_sha256), m.compression.vocab_kept, m.compression.vocab_full,
+                    "git {} \u{00b7} bundle manifest {} \u{00b7} base model {} \u{00b7} model {model} {model_sha} \u{00b7} word table {} tokens in {} shards, fetched as queries need them \u{00b7} data: {}",
+                    short(&m.git_commit), short(&l.manifest_sha256), short(&m.base_sha256), m.words.rows, m.words.sha256.len(),
                     m.data.iter().map(|d| format!("{} {}", d.path, short(&d.sha256))).collect::<Vec<_>>().join(", ")
                 ) }
             </footer>
@@ -558,12 +611,14 @@ pub fn App() -> Html {
     }
 }
 
-fn result_column(l: &Loaded, model: &str, outcome: Option<&Outcome>, pool: &str) -> Html {
+fn result_column(l: &Loaded, lazy: &Lazy, model: &str, outcome: Option<&Outcome>, pool: &str) -> Html {
     let label = l.manifest.models.iter().find(|m| m.name == model).map(model_label).unwrap_or_else(|| model.to_string());
     let Some(o) = outcome.filter(|o| o.pool == pool) else {
         return html! { <section class="column" data-model={model.to_string()}><h2>{ label }</h2><p class="muted">{ "No results yet." }</p></section> };
     };
-    let Some(texts) = l.pools.get(&o.pool) else { return html! {} };
+    let Some(texts) = lazy.pools.get(&o.pool) else {
+        return html! { <section class="column" data-model={model.to_string()}><h2>{ label }</h2><p class="muted">{ "Loading the pool\u{2026}" }</p></section> };
+    };
     let relevant: std::collections::HashSet<u32> = o.relevant.iter().map(|r| r.0).collect();
     // Best rank of a correct answer per language: the bias strip.
     let mut best: BTreeMap<&str, usize> = BTreeMap::new();
@@ -589,7 +644,8 @@ fn result_column(l: &Loaded, model: &str, outcome: Option<&Outcome>, pool: &str)
             <h2>{ label }</h2>
             <p class="muted" data-testid="query-timing">
                 { format!("query encoded in {:.0} ms, {} candidates ranked in {:.0} ms \u{00b7} {} tokens", o.encode_ms, texts.texts.len(), o.rank_ms, o.tokens) }
-                { if o.unknown > 0 { format!(" ({} not in the browser vocabulary, read as <unk>)", o.unknown) } else { String::new() } }
+                { if o.unknown > 0 { format!(" ({} unknown to the tokenizer, read as <unk>)", o.unknown) } else { String::new() } }
+                { if o.word_bytes > 0 { format!(" \u{00b7} fetched {:.0} KB of the word table in {:.0} ms", o.word_bytes as f64 / 1e3, o.words_ms) } else { String::new() } }
             </p>
             { strip.unwrap_or_default() }
             <ol class="hits" data-testid="hits">

@@ -4,11 +4,11 @@
 
 pub mod protocol;
 
-#[cfg(all(target_arch = "wasm32", feature = "ui"))]
+#[cfg(all(target_arch = "wasm32", feature = "page"))]
 pub mod app;
-#[cfg(all(target_arch = "wasm32", feature = "ui"))]
+#[cfg(all(target_arch = "wasm32", feature = "page"))]
 pub mod charts;
-#[cfg(all(target_arch = "wasm32", feature = "ui"))]
+#[cfg(all(target_arch = "wasm32", feature = "page"))]
 pub mod fetch;
 #[cfg(all(target_arch = "wasm32", feature = "ui"))]
 pub mod worker;

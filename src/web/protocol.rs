@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Request {
     /// Fetch and verify the bundle under `assets` (a URL prefix), then build the encoders of
-    /// `models` (names from the manifest). `cpu_only` skips the WebGPU attempt.
-    Load { assets: String, models: Vec<String>, cpu_only: bool },
+    /// `models` (names from the manifest) with their index of `pool`. `cpu_only` skips the
+    /// WebGPU attempt.
+    Load { assets: String, models: Vec<String>, pool: String, cpu_only: bool },
     /// Encode `query` with `model` and rank `pool`; `relevant` marks dataset answers.
     Search { id: u64, model: String, pool: String, query: String, k: usize, relevant: Vec<u32> },
 }
@@ -38,6 +39,18 @@ pub enum Response {
     Progress { what: String, done: u64, total: u64 },
     /// `backend`: "WebGPU" or "CPU"; `note` says why the CPU was chosen when it was.
     Ready { backend: String, note: Option<String>, models: Vec<String>, timings: LoadTimings },
-    Results { id: u64, model: String, hits: Vec<Hit>, relevant: Vec<RelevantHit>, encode_ms: f64, rank_ms: f64, tokens: usize, unknown_tokens: usize },
+    /// `words_ms`/`word_bytes`: fetching the word-table shards the query needed (0 once cached).
+    Results {
+        id: u64,
+        model: String,
+        hits: Vec<Hit>,
+        relevant: Vec<RelevantHit>,
+        encode_ms: f64,
+        rank_ms: f64,
+        words_ms: f64,
+        word_bytes: u64,
+        tokens: usize,
+        unknown_tokens: usize,
+    },
     Error { id: Option<u64>, message: String },
 }

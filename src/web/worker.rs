@@ -15,7 +15,7 @@ use super::fetch::{fetch_plain, fetch_verified, now_ms};
 use super::protocol::{Hit, LoadTimings, RelevantHit, Request, Response};
 use crate::assets::{decode_int8, engine, AssetManifest, FileEntry, PoolTexts};
 use crate::encoder::{Encoder, EncoderConfig};
-use crate::model::{Checkpoint, Vocab};
+use crate::model::{Checkpoint, WordTable, UNK_ID};
 use crate::tokenize::{Role, TextTokenizer};
 
 struct Pool {
@@ -23,13 +23,16 @@ struct Pool {
     n_langs: usize,
 }
 
-/// What every model shares; built by the first `Load`.
+/// What every model shares; built by the first `Load`. Pools and word-table shards are
+/// fetched when first needed.
 struct Shared {
+    assets: String,
     tokenizer: TextTokenizer,
-    vocab: Vocab,
     base: Checkpoint,
     manifest: AssetManifest,
-    pools: HashMap<String, Pool>,
+    /// The word table as far as fetched, shared by all models (deltas leave it untouched).
+    words: RefCell<WordTable>,
+    pools: RefCell<HashMap<String, Rc<Pool>>>,
     device: Device,
     backend: String,
     note: Option<String>,
@@ -38,7 +41,7 @@ struct Shared {
 struct Model {
     encoder: Encoder,
     /// Pool name -> embeddings, row-major.
-    vectors: HashMap<String, Vec<f32>>,
+    vectors: RefCell<HashMap<String, Rc<Vec<f32>>>>,
 }
 
 thread_local! {
@@ -61,8 +64,8 @@ pub fn run() {
         let request: Result<Request, _> = serde_wasm_bindgen::from_value(event.data());
         wasm_bindgen_futures::spawn_local(async move {
             match request {
-                Ok(Request::Load { assets, models, cpu_only }) => {
-                    if let Err(message) = load(&assets, &models, cpu_only).await {
+                Ok(Request::Load { assets, models, pool, cpu_only }) => {
+                    if let Err(message) = load(&assets, &models, &pool, cpu_only).await {
                         post(&Response::Error { id: None, message });
                     }
                 }
@@ -125,24 +128,68 @@ async fn shared(assets: &str, cpu_only: bool, timings: &mut LoadTimings) -> Resu
     flate2::read::GzDecoder::new(&tok_gz[..]).read_to_end(&mut tok_json).map_err(|e| format!("{}: {e}", manifest.tokenizer.path))?;
     let tokenizer = TextTokenizer::from_bytes(&tok_json, &manifest.tokenizer.path).map_err(|e| e.to_string())?;
     let model_bytes = fetch_entry(assets, &manifest.model, "model", timings).await?;
-    let vocab_bytes = fetch_entry(assets, &manifest.vocab, "vocabulary", timings).await?;
     let base = engine::base_checkpoint(&manifest, &model_bytes)?;
-    let vocab = engine::vocab(&manifest, &vocab_bytes)?;
-    let mut pools = HashMap::new();
-    for p in &manifest.pools {
-        let bytes = fetch_entry(assets, &p.texts, &format!("pool {}", p.name), timings).await?;
-        let texts: PoolTexts = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.texts.path))?;
-        let (langs, n_langs) = engine::pool_langs(&texts);
-        pools.insert(p.name.clone(), Pool { langs, n_langs });
-    }
+    let words = RefCell::new(engine::word_table(&manifest.words, &base)?);
     // Once per page: a second WebGPU initialisation in the same page fails.
     let (device, backend, note) = pick_device(cpu_only).await;
-    let shared = Rc::new(Shared { tokenizer, vocab, base, manifest, pools, device, backend, note });
+    let shared = Rc::new(Shared {
+        assets: assets.to_string(),
+        tokenizer,
+        base,
+        manifest,
+        words,
+        pools: RefCell::new(HashMap::new()),
+        device,
+        backend,
+        note,
+    });
     SHARED.with(|s| *s.borrow_mut() = Some(shared.clone()));
     Ok(shared)
 }
 
-async fn load(assets: &str, models: &[String], cpu_only: bool) -> Result<(), String> {
+/// The candidates' languages of `pool` (from its texts) and `model`'s embeddings of it.
+async fn pool(shared: &Shared, model: &Model, name: &str, model_name: &str, timings: &mut LoadTimings) -> Result<(Rc<Pool>, Rc<Vec<f32>>), String> {
+    let known = shared.pools.borrow().get(name).cloned();
+    let pool = match known {
+        Some(p) => p,
+        None => {
+            let entry = shared.manifest.pools.iter().find(|p| p.name == name).ok_or_else(|| format!("unknown pool {name}"))?;
+            let bytes = fetch_entry(&shared.assets, &entry.texts, &format!("pool {name}"), timings).await?;
+            let texts: PoolTexts = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", entry.texts.path))?;
+            let (langs, n_langs) = engine::pool_langs(&texts);
+            let p = Rc::new(Pool { langs, n_langs });
+            shared.pools.borrow_mut().insert(name.to_string(), p.clone());
+            p
+        }
+    };
+    let known = model.vectors.borrow().get(name).cloned();
+    let vectors = match known {
+        Some(v) => v,
+        None => {
+            let entry = shared.manifest.models.iter().find(|m| m.name == model_name).ok_or_else(|| format!("model {model_name} is not in the manifest"))?;
+            let file = entry.pools.get(name).ok_or_else(|| format!("{model_name} has no index of pool {name}"))?;
+            let bytes = fetch_entry(&shared.assets, file, &format!("{model_name} {name} index"), timings).await?;
+            let v = Rc::new(decode_int8(&bytes, &file.path)?.0);
+            model.vectors.borrow_mut().insert(name.to_string(), v.clone());
+            v
+        }
+    };
+    Ok((pool, vectors))
+}
+
+/// Fetches the word-table shards `ids` need that are not loaded yet; returns the bytes fetched.
+async fn load_words(shared: &Shared, ids: &[u32]) -> Result<u64, String> {
+    let missing = engine::missing_shards(&shared.words.borrow(), &shared.manifest.words, ids);
+    let mut timings = LoadTimings::default();
+    for i in missing {
+        let entry = shared.manifest.words.entry(i).ok_or_else(|| format!("word shard {i} is not in the manifest"))?;
+        let bytes = fetch_entry(&shared.assets, &entry, "word table", &mut timings).await?;
+        engine::add_shard(&mut shared.words.borrow_mut(), &shared.manifest.words, i, &bytes)?;
+    }
+    Ok(timings.bytes - timings.from_cache)
+}
+
+async fn load(assets: &str, models: &[String], pool_name: &str, cpu_only: bool) -> Result<(), String> {
     let mut timings = LoadTimings::default();
     let shared = shared(assets, cpu_only, &mut timings).await?;
     for name in models {
@@ -157,44 +204,45 @@ async fn load(assets: &str, models: &[String], cpu_only: bool) -> Result<(), Str
             )),
             _ => None,
         };
-        let mut vectors = HashMap::new();
-        for (pool, file) in &entry.pools {
-            let bytes = fetch_entry(assets, file, &format!("{name} {pool} index"), &mut timings).await?;
-            vectors.insert(pool.clone(), decode_int8(&bytes, &file.path)?.0);
-        }
         let tb = now_ms();
         let config = EncoderConfig::new().with_workers(1).with_batch_size(8);
         let delta = delta.as_ref().map(|(d, m)| (d.as_slice(), m.as_slice()));
-        let encoder = engine::encoder(&shared.manifest, &shared.base, &shared.vocab, shared.tokenizer.clone(), name, delta, shared.device.clone(), config)?;
+        let encoder = engine::encoder(&shared.manifest, &shared.base, shared.tokenizer.clone(), name, delta, shared.device.clone(), config)?;
         timings.build_ms += now_ms() - tb;
+        let model = Rc::new(Model { encoder, vectors: RefCell::new(HashMap::new()) });
+        pool(&shared, &model, pool_name, name, &mut timings).await?;
         // The first run compiles kernels (WebGPU) and sizes buffers: time it apart.
         let tw = now_ms();
-        encoder.encode_async(&["warm-up"], Role::Query).await.map_err(|e| e.to_string())?;
+        model.encoder.encode_async(&["warm-up"], Role::Query).await.map_err(|e| e.to_string())?;
         timings.warmup_ms += now_ms() - tw;
-        MODELS.with(|m| m.borrow_mut().insert(name.clone(), Rc::new(Model { encoder, vectors })));
+        MODELS.with(|m| m.borrow_mut().insert(name.clone(), model));
     }
     let loaded: Vec<String> = MODELS.with(|m| m.borrow().keys().cloned().collect());
     post(&Response::Ready { backend: shared.backend.clone(), note: shared.note.clone(), models: loaded, timings });
     Ok(())
 }
 
-async fn search(model: &str, pool: &str, query: &str, k: usize, relevant: &[u32]) -> Result<impl FnOnce(u64) -> Response, String> {
+async fn search(model: &str, pool_name: &str, query: &str, k: usize, relevant: &[u32]) -> Result<impl FnOnce(u64) -> Response, String> {
     let shared = SHARED.with(|s| s.borrow().clone()).ok_or("the engine is still loading")?;
     let loaded = MODELS.with(|m| m.borrow().get(model).cloned()).ok_or_else(|| format!("model {model} is not loaded"))?;
-    let encoder = &loaded.encoder;
-    let vectors = loaded.vectors.get(pool).ok_or_else(|| format!("pool {pool} is not loaded for {model}"))?;
-    let p = shared.pools.get(pool).ok_or_else(|| format!("unknown pool {pool}"))?;
     let text = query.trim();
     if text.is_empty() {
         return Err("type a question first".into());
     }
-    let (ids, _) = encoder.tokenizer.encode(text, Role::Query, encoder.config.max_len_query).map_err(|e| e.to_string())?;
-    let unknown_tokens = ids.iter().filter(|&&i| !encoder.words.knows(i)).count();
+    let (p, vectors) = pool(&shared, &loaded, pool_name, model, &mut LoadTimings::default()).await?;
+    let (ids, _) = loaded.encoder.tokenizer.encode(text, Role::Query, loaded.encoder.config.max_len_query).map_err(|e| e.to_string())?;
+    let unknown_tokens = ids.iter().filter(|&&i| i == UNK_ID).count();
+    let tf = now_ms();
+    let word_bytes = load_words(&shared, &ids).await?;
+    let words_ms = now_ms() - tf;
+    // Encoders share their weights' storage, so a copy with the grown word table is cheap.
+    let mut encoder = loaded.encoder.clone();
+    encoder.words = shared.words.borrow().clone();
     let t0 = now_ms();
     let q = encoder.encode_async(&[text], Role::Query).await.map_err(|e| e.to_string())?;
     let encode_ms = now_ms() - t0;
     let t1 = now_ms();
-    let ranked = engine::rank(&q.data, vectors, &p.langs, p.n_langs, relevant, k);
+    let ranked = engine::rank(&q.data, &vectors, &p.langs, p.n_langs, relevant, k);
     let rank_ms = now_ms() - t1;
     let model = model.to_string();
     Ok(move |id| Response::Results {
@@ -204,6 +252,8 @@ async fn search(model: &str, pool: &str, query: &str, k: usize, relevant: &[u32]
         relevant: ranked.relevant.iter().map(|r| RelevantHit { candidate: r.candidate, rank: r.multi }).collect(),
         encode_ms,
         rank_ms,
+        words_ms,
+        word_bytes,
         tokens: ids.len(),
         unknown_tokens,
     })

@@ -54,16 +54,30 @@ async function run(flags, path, label) {
   return { browser, page, backend, loadS: (Date.now() - t0) / 1000 };
 }
 
+// Bytes the server sent since the last reset (tests/e2e/serve.py counts them).
+const served = async (reset = false) => (await fetch(`${base}/__bytes${reset ? '/reset' : ''}`)).json();
+const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
+
 // --- CPU path (always) ---
 {
+  await served(true);
+  // A fresh browser profile: nothing cached, so this is what a first visit transfers.
   const { browser, page, backend, loadS } = await run(['--disable-gpu'], `?backend=cpu&model=${m1}`, 'cpu');
   check(backend === 'CPU', `CPU path: backend badge says ${backend}`);
   report.cpu.load_s = loadS;
   report.cpu.status = await page.textContent('.status');
+  const loadBytes = await served();
+  report.transfer = { load_bytes: loadBytes.bytes, files: loadBytes.files };
   report.cpu.query_ms = [];
   for (const q of expected.queries) {
     const r = await search(page, m1, q);
     report.cpu.query_ms.push(r.ms);
+    if (!report.transfer.first_query_bytes) {
+      report.transfer.first_query_bytes = (await served()).bytes - loadBytes.bytes;
+      const total = loadBytes.bytes + report.transfer.first_query_bytes;
+      console.log(`transfer: page ready after ${(loadBytes.bytes / 1e6).toFixed(2)} MB, first query +${(report.transfer.first_query_bytes / 1e6).toFixed(2)} MB`);
+      if (BUDGET > 0) check(total <= BUDGET, `first visit plus first query transfers ${(total / 1e6).toFixed(2)} MB <= ${(BUDGET / 1e6).toFixed(0)} MB`);
+    }
     check(JSON.stringify(r.ids) === JSON.stringify(expected.top5[m1][q.text]),
       `${q.lang} "${q.text}": browser top-5 ${r.ids} = native ${expected.top5[m1][q.text]}`);
     await page.screenshot({ path: `${out}/cpu-${q.lang}.png`, fullPage: true });

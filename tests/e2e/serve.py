@@ -1,0 +1,51 @@
+"""Static server for the e2e test that counts what it sends, so the test can measure the bytes a
+visit transfers (the page's worker fetches most files, out of reach of page-level hooks).
+
+    python3 tests/e2e/serve.py DIR PORT
+GET /__bytes        -> {"bytes": N, "files": {path: bytes}} since the last reset
+GET /__bytes/reset  -> resets the counters
+"""
+import http.server
+import json
+import sys
+import threading
+
+ROOT, PORT = sys.argv[1], int(sys.argv[2])
+LOCK = threading.Lock()
+SENT = {}
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm", ".js": "text/javascript"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, directory=ROOT, **kwargs)
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/__bytes"):
+            with LOCK:
+                if self.path == "/__bytes/reset":
+                    SENT.clear()
+                body = json.dumps({"bytes": sum(SENT.values()), "files": dict(SENT)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def copyfile(self, source, outputfile):
+        n = 0
+        while chunk := source.read(1 << 16):
+            outputfile.write(chunk)
+            n += len(chunk)
+        path = self.path.split("?")[0]
+        with LOCK:
+            SENT[path] = SENT.get(path, 0) + n
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
