@@ -127,6 +127,8 @@ pub struct State {
     pub backend: Option<(String, Option<String>)>,
     pub timings: Option<LoadTimings>,
     pub ready_models: Vec<String>,
+    /// The worker has said it listens (see [`Response::Listening`]).
+    pub worker_listening: bool,
     pub results: BTreeMap<String, Outcome>,
     pub error: Option<String>,
     pub searching: bool,
@@ -169,6 +171,7 @@ impl Reducible for State {
                 }
             }
             Action::Worker(r) => match r {
+                Response::Listening => s.worker_listening = true,
                 Response::Progress { what, done, total } => s.progress = Some((what, done, total)),
                 Response::Ready { backend, note, models, timings } => {
                     s.progress = None;
@@ -206,6 +209,8 @@ impl Reducible for State {
                         );
                     }
                     s.searching = !s.pending.is_empty();
+                    // Word shards a search fetched report progress too; done now.
+                    s.progress = None;
                     s.error = None;
                 }
                 Response::Error { id, message } => {
@@ -352,7 +357,7 @@ pub fn App() -> Html {
     // (Re)load models in the worker whenever the wanted set changes.
     {
         let worker = worker.clone();
-        let ready = loaded.is_some();
+        let ready = loaded.is_some() && state.worker_listening;
         let cpu = url.cpu;
         let pool = url.pool.clone();
         use_effect_with((models_wanted.clone(), ready), move |(models, ready)| {
@@ -549,8 +554,10 @@ pub fn App() -> Html {
                     </label>
                     <label>{ "example " }
                         <select onchange={on_example} data-testid="examples">
-                            <option value="">{ format!("{} example questions\u{2026}", examples.len()) }</option>
-                            { for examples.iter().map(|e| html! { <option value={e.text.clone()}>{ e.text.clone() }</option> }) }
+                            // Selection follows the query, so a language switch never leaves another
+                            // language's question showing.
+                            <option value="" selected={!examples.iter().any(|e| e.text == url.q)}>{ format!("{} example questions\u{2026}", examples.len()) }</option>
+                            { for examples.iter().map(|e| html! { <option value={e.text.clone()} selected={e.text == url.q}>{ e.text.clone() }</option> }) }
                         </select>
                     </label>
                     <input ref={input.clone()} type="search" data-testid="query" maxlength={MAX_QUERY_CHARS.to_string()} value={url.q.clone()}

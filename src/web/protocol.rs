@@ -36,6 +36,9 @@ pub struct LoadTimings {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Response {
+    /// The worker listens: sent once at start. Messages posted before it would be lost while
+    /// the worker's wasm is still being compiled.
+    Listening,
     Progress { what: String, done: u64, total: u64 },
     /// `backend`: "WebGPU" or "CPU"; `note` says why the CPU was chosen when it was.
     Ready { backend: String, note: Option<String>, models: Vec<String>, timings: LoadTimings },

@@ -79,6 +79,7 @@ pub fn run() {
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
+    post(&Response::Listening);
 }
 
 fn console_error_panic_hook() {
