@@ -19,7 +19,7 @@ const COMMON = ['--headless', '--no-sandbox', '--disable-background-networking',
 const WEBGPU = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
   '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader', '--ignore-gpu-blocklist'];
 const failures = [];
-const report = { cpu: {}, webgpu: {} };
+const report = { native: { query_ms: expected.native_ms[m1] }, cpu: {}, webgpu: {} };
 const check = (ok, msg) => { if (!ok) { failures.push(msg); console.log('FAIL:', msg); } else console.log('ok:', msg); };
 
 async function ready(page, timeout = 600000) {
@@ -117,6 +117,26 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   await page2.waitForTimeout(2000);
   check(!(await page2.evaluate(() => window.pwned)), 'user text is not interpreted as HTML');
   await browser.close();
+}
+
+// --- A corrupt model file: an actionable error on the page, not a blank page ---
+{
+  const manifest = await (await fetch(`${base}/assets/manifest.json`)).json();
+  const path = `/assets/${manifest.model.path}`;
+  await fetch(`${base}/__corrupt?path=${encodeURIComponent(path)}`);
+  try {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...COMMON, '--disable-gpu'] });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
+    await page.goto(`${base}/?backend=cpu`);
+    await page.waitForSelector('[data-testid=error]', { timeout: 300000 });
+    const text = await page.textContent('[data-testid=error]');
+    check(text.includes(manifest.model.path) && text.includes('sha256') && text.includes('web-assets'),
+      `corrupt model file: the page says "${text.slice(0, 140)}..."`);
+    await page.screenshot({ path: `${out}/corrupt-model.png` });
+    await browser.close();
+  } finally {
+    await fetch(`${base}/__corrupt?path=${encodeURIComponent(path)}&off=1`);
+  }
 }
 
 // --- WebGPU path (where Chromium offers an adapter) ---

@@ -4,15 +4,18 @@ visit transfers (the page's worker fetches most files, out of reach of page-leve
     python3 tests/e2e/serve.py DIR PORT
 GET /__bytes        -> {"bytes": N, "files": {path: bytes}} since the last reset
 GET /__bytes/reset  -> resets the counters
+GET /__corrupt?path=P[&off=1] -> serve file P with its bytes inverted (same length), or stop
 """
 import http.server
 import json
 import sys
 import threading
+import urllib.parse
 
 ROOT, PORT = sys.argv[1], int(sys.argv[2])
 LOCK = threading.Lock()
 SENT = {}
+CORRUPT = set()
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -25,6 +28,13 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if self.path.startswith("/__corrupt"):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            path = query.get("path", [""])[0]
+            (CORRUPT.discard if "off" in query else CORRUPT.add)(path)
+            self.send_response(204)
+            self.end_headers()
+            return
         if self.path.startswith("/__bytes"):
             with LOCK:
                 if self.path == "/__bytes/reset":
@@ -40,10 +50,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def copyfile(self, source, outputfile):
         n = 0
-        while chunk := source.read(1 << 16):
-            outputfile.write(chunk)
-            n += len(chunk)
         path = self.path.split("?")[0]
+        while chunk := source.read(1 << 16):
+            outputfile.write(bytes(b ^ 0xFF for b in chunk) if path in CORRUPT else chunk)
+            n += len(chunk)
         with LOCK:
             SENT[path] = SENT.get(path, 0) + n
 
