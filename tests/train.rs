@@ -189,3 +189,22 @@ fn delta_checkpoints_are_checked_against_their_manifest() {
     assert!(err.contains("trained on base model"), "{err}");
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// `sweep` and `web-assets` embed through the shared trunk (layers below the split once, then each
+/// checkpoint's top); that must give the embeddings of the plain forward pass.
+#[test]
+fn shared_trunk_then_top_layers_equals_the_full_forward() {
+    use hybrid_ir::encoder::{BackendKind, Encoder, EncoderConfig};
+    use hybrid_ir::tokenize::{Role, TextTokenizer};
+    let base = Checkpoint::load(&model_dir().join("e5-small-q4.bin")).unwrap();
+    let tokenizer = TextTokenizer::from_file(&model_dir().join("tokenizer.json")).unwrap();
+    let encoder = Encoder::new(&base, tokenizer, BackendKind::Flex.device().unwrap(), EncoderConfig::new().with_batch_size(3)).unwrap();
+    let texts = ["Wer schrieb Faust?", "東京は日本の首都です。", "The Nile is the longest river in Africa, flowing north.", "ما هي عاصمة فرنسا؟", "x"];
+    let full = encoder.encode(&texts, Role::Passage, |_| {}).unwrap();
+    let split = 10;
+    let features = encoder.features(&texts, Role::Passage, split, |_| {}).unwrap();
+    let top = encoder.encode_features(&features, &encoder.bert.layers[split..], |_| {}).unwrap();
+    let max_diff = full.data.iter().zip(&top.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert_eq!(full.data.len(), top.data.len());
+    assert!(max_diff < 1e-5, "max difference {max_diff}");
+}

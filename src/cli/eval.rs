@@ -87,6 +87,52 @@ pub(crate) fn embed_cached(
 }
 
 /// The embedding cache of one model and role.
+/// Embeds `texts` with several checkpoints that share every layer below `split` (fine-tuned deltas
+/// of one base): the shared trunk runs once per text, then each checkpoint's own top layers.
+/// Cached per model exactly like [`embed_cached`]. Returns, per model, the vectors and the
+/// seconds spent (the trunk's time split evenly).
+pub(crate) fn embed_shared_trunk(
+    encoder: &Encoder,
+    dir: &std::path::Path,
+    models: &[(String, String, Vec<crate::model::BertLayer>)],
+    split: usize,
+    texts: &[&str],
+    role: Role,
+    what: &str,
+) -> Result<Vec<(Vec<f32>, f64)>, CliError> {
+    let mut caches = models.iter().map(|(_, sha, _)| open_cache(dir, sha, role, encoder)).collect::<Result<Vec<_>, _>>()?;
+    let mut secs = vec![0f64; models.len()];
+    let missing: std::collections::BTreeSet<usize> = caches.iter().flat_map(|c| c.missing(texts)).collect();
+    if !missing.is_empty() {
+        let slice: Vec<&str> = missing.into_iter().map(|i| texts[i]).collect();
+        let t0 = Instant::now();
+        let mut bar = progress_bar(slice.len(), &format!("{what} {role:?} trunk"));
+        let feats = encoder.features(&slice, role, split, |n| bar.inc(n as u64))?;
+        bar.finish_and_clear();
+        let trunk_s = t0.elapsed().as_secs_f64();
+        for (m, (name, _, layers)) in models.iter().enumerate() {
+            let need: Vec<usize> = caches[m].missing(&slice);
+            if need.is_empty() {
+                continue;
+            }
+            let t1 = Instant::now();
+            let mut bar = progress_bar(need.len(), &format!("{what} {role:?} {name}"));
+            let emb = encoder.encode_features(&feats.select(&need), layers, |n| bar.inc(n as u64))?;
+            bar.finish_and_clear();
+            for (row, &i) in need.iter().enumerate() {
+                caches[m].insert(slice[i], emb.row(row));
+            }
+            caches[m].save().map_err(|e| CliError::Usage(e.to_string()))?;
+            secs[m] = t1.elapsed().as_secs_f64() + trunk_s / models.len() as f64;
+        }
+    }
+    caches
+        .iter()
+        .zip(secs)
+        .map(|(c, s)| c.gather(texts).map(|v| (v, s)).ok_or_else(|| CliError::Usage("embedding cache lost a vector".into())))
+        .collect()
+}
+
 pub(crate) fn open_cache(dir: &std::path::Path, model_sha256: &str, role: Role, encoder: &Encoder) -> Result<EmbeddingCache, CliError> {
     let role_name = match role {
         Role::Query => "query",

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::eval::{cache_dir, git_commit, open_cache, print_counts};
+use super::eval::{cache_dir, embed_shared_trunk, git_commit, print_counts};
 use super::{load_checkpoint, load_encoder, progress_bar, CliError, ModelArgs};
-use crate::encoder::{BackendKind, Encoder, Features};
+use crate::encoder::{BackendKind, Encoder};
 use crate::model::{load_delta_dir, BertLayer, Checkpoint, DeltaManifest};
 use crate::report::{self, EvalOptions, Report, TaskReport};
 use crate::tasks::{self, TaskKind};
@@ -295,48 +295,15 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
         print_counts(&task);
         let q_texts: Vec<&str> = task.queries.iter().map(|q| q.text.as_str()).collect();
         let p_texts: Vec<&str> = task.pool.iter().map(|c| c.text.as_str()).collect();
+        let shared: Vec<(String, String, Vec<BertLayer>)> =
+            models.iter().map(|(name, _, sha, layers)| (name.clone(), sha.clone(), layers.clone())).collect();
+        let queries = embed_shared_trunk(&encoder, &cache, &shared, split, &q_texts, Role::Query, task.kind.name())?;
+        let pool = embed_shared_trunk(&encoder, &cache, &shared, split, &p_texts, Role::Passage, task.kind.name())?;
         let mut vectors: Vec<[Vec<f32>; 2]> = Vec::new();
         let mut secs = vec![[0f64; 2]; models.len()];
-        let mut per_role: Vec<Vec<Vec<f32>>> = Vec::new();
-        for (r, (role, texts)) in [(Role::Query, &q_texts), (Role::Passage, &p_texts)].into_iter().enumerate() {
-            let mut caches = models
-                .iter()
-                .map(|(_, _, sha, _)| open_cache(&cache, sha, role, &encoder))
-                .collect::<Result<Vec<_>, _>>()?;
-            let missing: std::collections::BTreeSet<usize> = caches.iter().flat_map(|c| c.missing(texts)).collect();
-            if !missing.is_empty() {
-                let idx: Vec<usize> = missing.into_iter().collect();
-                let slice: Vec<&str> = idx.iter().map(|&i| texts[i]).collect();
-                let t0 = Instant::now();
-                let mut bar = progress_bar(slice.len(), &format!("{} {role:?} trunk", task.kind.name()));
-                let feats: Features = encoder.features(&slice, role, split, |n| bar.inc(n as u64))?;
-                bar.finish_and_clear();
-                let trunk_s = t0.elapsed().as_secs_f64();
-                for (m, (name, _, _, layers)) in models.iter().enumerate() {
-                    let t1 = Instant::now();
-                    let need: Vec<usize> = caches[m].missing(&slice);
-                    if need.is_empty() {
-                        continue;
-                    }
-                    let mut bar = progress_bar(need.len(), &format!("{} {role:?} {name}", task.kind.name()));
-                    let emb = encoder.encode_features(&feats.select(&need), layers, |n| bar.inc(n as u64))?;
-                    bar.finish_and_clear();
-                    for (row, &i) in need.iter().enumerate() {
-                        caches[m].insert(slice[i], emb.row(row));
-                    }
-                    caches[m].save().map_err(|e| CliError::Usage(e.to_string()))?;
-                    secs[m][r] = t1.elapsed().as_secs_f64() + trunk_s / models.len() as f64;
-                }
-            }
-            per_role.push(
-                caches
-                    .iter()
-                    .map(|c| c.gather(texts).ok_or_else(|| CliError::Usage("embedding cache lost a vector".into())))
-                    .collect::<Result<Vec<_>, _>>()?,
-            );
-        }
-        for m in 0..models.len() {
-            vectors.push([std::mem::take(&mut per_role[0][m]), std::mem::take(&mut per_role[1][m])]);
+        for (m, ((qv, qs), (pv, ps))) in queries.into_iter().zip(pool).enumerate() {
+            vectors.push([qv, pv]);
+            secs[m] = [qs, ps];
         }
         let opts = EvalOptions { bootstrap_samples: cmd.bootstrap, seed: 1, ..Default::default() };
         for (m, [qv, pv]) in vectors.iter().enumerate() {

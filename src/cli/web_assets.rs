@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::eval::{cache_dir, embed_cached, git_commit};
+use super::eval::{cache_dir, embed_cached, embed_shared_trunk, git_commit};
 use super::bundle::PageEngine;
 use super::{load_checkpoint, progress_bar, CliError, ModelArgs};
 use crate::assets::{
@@ -212,34 +212,44 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         eprintln!("{} not found: the page gets the base model only", sweep_manifest.display());
     }
     let cache = cache_dir(args.cache_dir.as_ref());
+    // Every checkpoint is a delta on the top layers of the base: embed each pool through the
+    // shared trunk once, then through each model's own top (as `sweep` does).
+    let base_encoder = encoder_for(&base, &args.model)?;
     let mut models = Vec::new();
-    let mut native_vectors: BTreeMap<String, (Encoder, Vec<f32>)> = BTreeMap::new();
+    let mut checkpoints: Vec<Checkpoint> = Vec::new();
+    let mut split = base.config.num_layers;
     for (name, alpha, seed, dir) in &cells {
         let (checkpoint, delta, delta_manifest) = match dir {
             None => (base.clone(), None, None),
             Some(dir) => {
-                let (ckpt, _) = load_delta_dir(&base, dir).map_err(crate::encoder::EncodeError::from)?;
+                let (ckpt, manifest) = load_delta_dir(&base, dir).map_err(crate::encoder::EncodeError::from)?;
+                split = split.min(manifest.layers.iter().copied().min().unwrap_or(split));
                 let read = |f: &str| std::fs::read(dir.join(f)).map_err(|e| CliError::io(dir.join(f).display(), e));
                 let d = write_file(out, &format!("models/{name}/{DELTA_WEIGHTS}"), &read(DELTA_WEIGHTS)?)?;
                 let m = write_file(out, &format!("models/{name}/{DELTA_MANIFEST}"), &read(DELTA_MANIFEST)?)?;
                 (ckpt, Some(d), Some(m))
             }
         };
-        let encoder = encoder_for(&checkpoint, &args.model)?;
-        let mut pool_files = BTreeMap::new();
-        let mut mkqa_pool = None;
-        for (pool, _, task) in &pools {
-            let texts: Vec<&str> = task.pool.iter().map(|c| c.text.as_str()).collect();
-            let (vectors, _, _) = embed_cached(&encoder, &cache, &texts, Role::Passage, &format!("{name} {pool} pool"))?;
-            pool_files.insert(pool.to_string(), write_file(out, &format!("models/{name}/{pool}.i8"), &encode_int8(&vectors, encoder.dim()))?);
+        models.push(ModelEntry { name: name.clone(), alpha: *alpha, seed: *seed, sha256: checkpoint.sha256.clone(), delta, delta_manifest, pools: BTreeMap::new() });
+        checkpoints.push(checkpoint);
+    }
+    let split = split.min(base.config.num_layers - 1);
+    let mut tops = Vec::new();
+    for (entry, ckpt) in models.iter().zip(&checkpoints) {
+        let bert = ckpt.config.init_with(&ckpt.weights, &base_encoder.device).map_err(crate::encoder::EncodeError::from)?;
+        tops.push((entry.name.clone(), entry.sha256.clone(), bert.layers[split..].to_vec()));
+    }
+    let mut mkqa_native: BTreeMap<String, Vec<f32>> = BTreeMap::new();
+    for (pool, _, task) in &pools {
+        let texts: Vec<&str> = task.pool.iter().map(|c| c.text.as_str()).collect();
+        let vectors = embed_shared_trunk(&base_encoder, &cache, &tops, split, &texts, Role::Passage, &format!("{pool} pool"))?;
+        for (entry, (v, _)) in models.iter_mut().zip(vectors) {
+            let file = write_file(out, &format!("models/{}/{pool}.i8", entry.name), &encode_int8(&v, base_encoder.dim()))?;
+            entry.pools.insert(pool.to_string(), file);
             if *pool == "mkqa" {
-                mkqa_pool = Some(vectors);
+                mkqa_native.insert(entry.name.clone(), v);
             }
         }
-        if let Some(v) = mkqa_pool {
-            native_vectors.insert(name.clone(), (encoder, v));
-        }
-        models.push(ModelEntry { name: name.clone(), alpha: *alpha, seed: *seed, sha256: checkpoint.sha256.clone(), delta, delta_manifest, pools: pool_files });
     }
     let default_model = args
         .default_model
@@ -291,7 +301,12 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         let device = BackendKind::Flex.device()?;
         let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
         for name in ["base".to_string(), default_model.clone()].into_iter().collect::<BTreeSet<_>>() {
-            let Some((native_encoder, pool_f32)) = native_vectors.get(&name) else { continue };
+            let (Some(pool_f32), Some(ckpt)) = (mkqa_native.get(&name), manifest.models.iter().position(|m| m.name == name).map(|i| &checkpoints[i]))
+            else {
+                continue;
+            };
+            let native_encoder = encoder_for(ckpt, &args.model)?;
+            let native_encoder = &native_encoder;
             let (q_native, _, _) = embed_cached(native_encoder, &cache, &q_texts, Role::Query, &format!("{name} queries"))?;
             let (native, _) = report::evaluate_task(&mkqa, &q_native, pool_f32, native_encoder.dim(), &device, &opts, |_| {})
                 .map_err(CliError::Usage)?;
