@@ -132,6 +132,9 @@ pub struct AssetManifest {
     pub results: Option<FileEntry>,
     pub compression: Compression,
     pub data: Vec<FileChecksum>,
+    /// Set for a quick bundle whose pools were cut (`web-assets --pool-limit`), e.g. the tests'.
+    #[serde(default)]
+    pub pool_limit: Option<usize>,
 }
 
 /// Int8 embedding rows with one f32 scale per row (`value = q * scale`): a quarter of f32's

@@ -291,6 +291,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         results,
         compression: Compression { unk_rate, first_query_shard_bytes, ..Default::default() },
         data: mkqa.checksums.iter().chain(&xquad.checksums).cloned().collect(),
+        pool_limit: args.pool_limit,
     };
     let write_manifest = |m: &AssetManifest| -> Result<FileEntry, CliError> {
         write_file(out, "manifest.json", &serde_json::to_vec_pretty(m).map_err(|e| CliError::Usage(e.to_string()))?)

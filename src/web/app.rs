@@ -592,8 +592,9 @@ pub fn App() -> Html {
         html! {
             <footer data-testid="provenance">
                 { format!(
-                    "git {} \u{00b7} bundle manifest {} \u{00b7} base model {} \u{00b7} model {model} {model_sha} \u{00b7} word table {} tokens in {} shards, fetched as queries need them \u{00b7} data: {}",
+                    "git {} \u{00b7} bundle manifest {} \u{00b7} base model {} \u{00b7} model {model} {model_sha} \u{00b7} word table {} tokens in {} shards, fetched as queries need them{} \u{00b7} data: {}",
                     short(&m.git_commit), short(&l.manifest_sha256), short(&m.base_sha256), m.words.rows, m.words.sha256.len(),
+                    m.pool_limit.map(|n| format!(" \u{00b7} test bundle: pools cut to about {n} candidates")).unwrap_or_default(),
                     m.data.iter().map(|d| format!("{} {}", d.path, short(&d.sha256))).collect::<Vec<_>>().join(", ")
                 ) }
             </footer>
