@@ -184,8 +184,9 @@ pub fn pair_heatmap(results: &Value, model: &str, task: &str) -> Html {
     let left = 52.0;
     let topm = 40.0;
     let n = langs.len() as f64;
-    let width = left + n * cell + 10.0;
-    let height = topm + n * cell + 10.0;
+    let width = (left + n * cell + 10.0).max(left + 230.0);
+    let legend_y = topm + n * cell + 14.0;
+    let height = legend_y + 34.0;
     html! {
         <svg class="heatmap" viewBox={format!("0 0 {width} {height}")} role="img" aria-label={format!("pair heat-map of {model} on {task}")}>
             <text x="2" y="12" class="muted">{ "query \u{2193} / pool \u{2192}" }</text>
@@ -210,6 +211,16 @@ pub fn pair_heatmap(results: &Value, model: &str, task: &str) -> Html {
                         }
                     }) }
                 </g>
+            }) }
+            // Colour key: mAP 0 to 100 in steps of 10.
+            <text x={(left - 6.0).to_string()} y={(legend_y + 11.0).to_string()} text-anchor="end" class="tick">{ "mAP" }</text>
+            { for (0..=10).map(|k| html! {
+                <rect x={(left + k as f64 * 20.0).to_string()} y={legend_y.to_string()} width="19" height="14" fill={color(k as f64 / 10.0)}>
+                    <title>{ format!("mAP {}", k * 10) }</title>
+                </rect>
+            }) }
+            { for [0, 50, 100].iter().map(|&k| html! {
+                <text x={(left + k as f64 / 10.0 * 20.0 + 9.5).to_string()} y={(legend_y + 28.0).to_string()} text-anchor="middle" class="tick">{ k.to_string() }</text>
             }) }
         </svg>
     }
