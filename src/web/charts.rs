@@ -215,7 +215,7 @@ pub fn pair_heatmap(results: &Value, model: &str, task: &str) -> Html {
             // Colour key: mAP 0 to 100 in steps of 10.
             <text x={(left - 6.0).to_string()} y={(legend_y + 11.0).to_string()} text-anchor="end" class="tick">{ "mAP" }</text>
             { for (0..=10).map(|k| html! {
-                <rect x={(left + k as f64 * 20.0).to_string()} y={legend_y.to_string()} width="19" height="14" fill={color(k as f64 / 10.0)}>
+                <rect x={(left + k as f64 * 20.0).to_string()} y={legend_y.to_string()} width="19" height="14" fill={color(k as f64 / 10.0)} stroke="#ccc" stroke-width="0.5">
                     <title>{ format!("mAP {}", k * 10) }</title>
                 </rect>
             }) }
