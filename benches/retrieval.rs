@@ -39,12 +39,12 @@ fn main() {
     let relevant = vec![Vec::new(); n];
     let langs = vec![0u16; m];
     // Warm-up on a slice, then best of 3.
-    rank_all(&q[..dim * n.min(64)], &p, dim, &relevant[..n.min(64)], &langs, 1, k, 0, &device, |_| {}).expect("ranks");
+    rank_all(&q[..dim * n.min(64)], &p, dim, &relevant[..n.min(64)], &[], &langs, 1, k, 0, &device, |_| {}).expect("ranks");
     let mut best = f64::MAX;
     let mut checksum = 0u64;
     for _ in 0..3 {
         let t0 = Instant::now();
-        let r = rank_all(&q, &p, dim, &relevant, &langs, 1, k, 0, &device, |_| {}).expect("ranks");
+        let r = rank_all(&q, &p, dim, &relevant, &[], &langs, 1, k, 0, &device, |_| {}).expect("ranks");
         best = best.min(t0.elapsed().as_secs_f64());
         checksum = r.iter().map(|x| x.top_multi[0].0 as u64).sum();
     }

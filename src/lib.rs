@@ -1,7 +1,8 @@
 //! hybrid-ir: multilingual dense retrieval and hybrid (mono/cross-lingual) batch fine-tuning.
 //!
 //! Data flows one way through the modules:
-//! `sources` -> `tasks` -> `tokenize` / `model` / `encoder` -> `rankings` -> `metrics` -> `report`.
+//! `sources` -> `tasks` -> `tokenize` / `model` / `encoder` -> `rankings` -> `metrics` -> `report`
+//! -> `study` (statistics across many reports).
 //! Everything except `cli` compiles for `wasm32-unknown-unknown` so the web page shares it.
 
 pub mod assets;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod rankings;
 pub mod report;
 pub mod sources;
+pub mod study;
 pub mod tasks;
 pub mod web;
 #[cfg(feature = "autodiff")]

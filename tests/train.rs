@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use hybrid_ir::model::{apply_checked, parse_manifest, Checkpoint, DELTA_MANIFEST, DELTA_WEIGHTS};
 use hybrid_ir::tasks::{is_heldout_article, load_task, TaskKind};
-use hybrid_ir::train::{read_training_files, split_validation, training_pairs, STATE_FILE};
+use hybrid_ir::train::{hybrid_schedule, read_training_files, split_validation, training_pairs, validation_schedule, Batch, PairSet, STATE_FILE};
 
 fn data() -> PathBuf {
     let d = std::env::var_os("HYBRID_IR_DATA")
@@ -48,6 +48,44 @@ fn training_pairs_come_from_training_articles_only_in_12_languages() {
     assert_eq!(train.len() + valid.len(), pairs.len());
     let v: HashSet<usize> = valid.articles().into_iter().collect();
     assert!(train.articles().iter().all(|a| !v.contains(a)), "validation articles are disjoint");
+}
+
+/// Positive texts that occur twice in one batch in the same language (each a false negative).
+fn repeated_positives(set: &PairSet, batches: &[Batch]) -> usize {
+    batches
+        .iter()
+        .map(|b| {
+            let mut seen = HashSet::new();
+            b.pairs.iter().filter(|p| !seen.insert((p.positive_lang, set.questions[p.question].texts[p.positive_lang].1.as_str()))).count()
+        })
+        .sum()
+}
+
+#[test]
+fn no_batch_shows_a_positive_twice_in_one_language() {
+    let (files, _) = read_training_files(&data()).unwrap();
+    let pairs = training_pairs(&files).unwrap();
+    let (train, valid) = split_validation(&pairs, 8);
+    let groups = train.positive_groups();
+    let shared = groups.iter().filter(|&&g| groups.iter().filter(|&&h| h == g).count() > 1).count();
+    eprintln!("{} of {} training questions share an answer sentence with another", shared, train.len());
+    assert!(shared > train.len() / 3, "the data has many shared answer sentences ({shared})");
+    let mut sizes = std::collections::BTreeMap::new();
+    for g in 0..=*groups.iter().max().unwrap() {
+        *sizes.entry(groups.iter().filter(|&&h| h == g).count()).or_insert(0) += 1;
+    }
+    eprintln!("positive groups by size: {sizes:?}");
+    for alpha in [0.0, 0.5, 1.0] {
+        let s = hybrid_schedule(&groups, 12, 32, alpha, 300, 1);
+        assert_eq!(repeated_positives(&train, &s), 0, "alpha {alpha}: a positive appears twice in a batch");
+        // The same schedule with every question its own group is what the old sampler did.
+        let naive = hybrid_schedule(&(0..train.len()).collect::<Vec<_>>(), 12, 32, alpha, 300, 1);
+        let repeats = repeated_positives(&train, &naive);
+        eprintln!("alpha {alpha}: the old sampler repeats {repeats} positives in 300 batches");
+        assert!(alpha == 0.0 || repeats > 30, "the check can see repeats");
+    }
+    let v = validation_schedule(&valid.positive_groups(), 12, 32, 8);
+    assert_eq!(repeated_positives(&valid, &v), 0);
 }
 
 fn bin() -> &'static str {

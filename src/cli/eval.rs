@@ -138,8 +138,23 @@ pub(crate) fn open_cache(dir: &std::path::Path, model_sha256: &str, role: Role, 
         Role::Query => "query",
         Role::Passage => "passage",
     };
-    EmbeddingCache::open(dir, model_sha256, role_name, encoder.config.max_len(role), encoder.dim())
+    EmbeddingCache::open(dir, model_sha256, crate::encoder::PIPELINE_VERSION, role_name, encoder.config.max_len(role), encoder.dim())
         .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// The role pool texts are embedded in: passages, or queries when the pool is the questions.
+pub(crate) fn pool_role(task: &Task) -> Role {
+    if task.pool_is_queries {
+        Role::Query
+    } else {
+        Role::Passage
+    }
+}
+
+/// Writes `dir/<task>.questions.st.gz` atomically.
+pub(crate) fn write_questions(dir: &std::path::Path, table: &report::QuestionTable) -> Result<(), CliError> {
+    let bytes = table.to_bytes().map_err(CliError::Usage)?;
+    crate::train::write_atomic(&dir.join(crate::study::questions_file(&table.index.task)), &bytes).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 pub(crate) fn print_counts(task: &Task) {
@@ -182,9 +197,9 @@ pub fn eval(args: EvalArgs) -> Result<(), CliError> {
         let q_texts: Vec<&str> = task.queries.iter().map(|q| q.text.as_str()).collect();
         let p_texts: Vec<&str> = task.pool.iter().map(|c| c.text.as_str()).collect();
         let (qv, q_trunc, q_s) = embed_cached(&encoder, &cache, &q_texts, Role::Query, "queries")?;
-        let (pv, p_trunc, p_s) = embed_cached(&encoder, &cache, &p_texts, Role::Passage, "pool")?;
+        let (pv, p_trunc, p_s) = embed_cached(&encoder, &cache, &p_texts, pool_role(&task), "pool")?;
         let mut bar = progress_bar(task.queries.len(), "ranking");
-        let (mut rep, trec) = report::evaluate_task(&task, &qv, &pv, encoder.dim(), &device, &opts, |n| bar.inc(n as u64))
+        let (mut rep, trec, questions) = report::evaluate_task(&task, &qv, &pv, encoder.dim(), &device, &opts, |n| bar.inc(n as u64))
                 .map_err(CliError::Usage)?;
         bar.finish_and_clear();
         rep.truncated_queries = q_trunc;
@@ -199,6 +214,7 @@ pub fn eval(args: EvalArgs) -> Result<(), CliError> {
             std::fs::create_dir_all(out).map_err(|e| CliError::io(out.display(), e))?;
             let csv = out.join(format!("{}.csv", rep.task));
             std::fs::write(&csv, report::csv_table(&rep)).map_err(|e| CliError::io(csv.display(), e))?;
+            write_questions(out, &questions)?;
             if args.trec {
                 trec.write(out).map_err(|e| CliError::io(out.display(), e))?;
             }

@@ -5,6 +5,8 @@ mod encode;
 mod eval;
 mod npy;
 mod paths;
+mod study;
+mod sweep;
 mod train;
 mod web_assets;
 
@@ -76,8 +78,12 @@ enum Command {
     /// Fine-tune the top layers with hybrid batches (share --alpha of monolingual batches);
     /// resumable: rerun the same command after an interruption.
     Train(train::TrainCmd),
-    /// Train a checkpoint per alpha x seed, then evaluate every one (and the base) on every task.
-    Sweep(train::SweepCmd),
+    /// The alpha x seed grid: train and evaluate one cell at a time (resumable; finished cells
+    /// are skipped), results per model in results/sweep/.
+    Sweep(sweep::SweepCmd),
+    /// Paired statistics over the sweep's results: seed spread, paired bootstrap differences
+    /// between alphas, trends, pair tables, the paper's claims (results/study/).
+    Study(study::StudyCmd),
     /// Build what the web page downloads (pruned model, pools embedded per checkpoint, examples,
     /// results) into www/assets, with a sha256 manifest and the measured cost of compression.
     WebAssets(web_assets::WebAssetsArgs),
@@ -90,7 +96,8 @@ pub fn run() -> Result<(), CliError> {
         Command::Search(args) => encode::search(args),
         Command::Eval(args) => eval::eval(args),
         Command::Train(args) => train::train(args),
-        Command::Sweep(args) => train::sweep(args),
+        Command::Sweep(args) => sweep::sweep(args),
+        Command::Study(args) => study::study(args),
         Command::WebAssets(args) => web_assets::web_assets(args),
     }
 }

@@ -309,13 +309,13 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
             let native_encoder = encoder_for(ckpt, &args.model)?;
             let native_encoder = &native_encoder;
             let (q_native, _, _) = embed_cached(native_encoder, &cache, &q_texts, Role::Query, &format!("{name} queries"))?;
-            let (native, _) = report::evaluate_task(&mkqa, &q_native, pool_f32, native_encoder.dim(), &device, &opts, |_| {})
+            let (native, _, _) = report::evaluate_task(&mkqa, &q_native, pool_f32, native_encoder.dim(), &device, &opts, |_| {})
                 .map_err(CliError::Usage)?;
             let mut page = PageEngine::open(out, Some(&name), &args.model)?;
             let mut bar = progress_bar(q_texts.len(), &format!("{name} queries, page path"));
             let q_page = page.encode_queries(&q_texts, |n| bar.inc(n as u64))?;
             bar.finish_and_clear();
-            let (web, _) = report::evaluate_task(&mkqa, &q_page, &page.pool_vectors("mkqa")?, page.encoder.dim(), &device, &opts, |_| {})
+            let (web, _, _) = report::evaluate_task(&mkqa, &q_page, &page.pool_vectors("mkqa")?, page.encoder.dim(), &device, &opts, |_| {})
                 .map_err(CliError::Usage)?;
             eprintln!(
                 "{name}: MKQA-R multilingual mAP native {:.5}, page path {:.5} (delta {:+.5})",

@@ -14,6 +14,12 @@ use burn::tensor::{Bool, Device, Tensor, TensorData};
 use crate::model::{Bert, Checkpoint, WordTable};
 use crate::tokenize::{Role, TextTokenizer, TokenBatch};
 
+/// Version of the text -> vector pipeline (tokeniser front end, prefixes, truncation, word
+/// gather, forward pass, pooling). Embedding caches are keyed by it next to the model hash, so
+/// a change to the encoder's numerics can never reuse vectors computed before it: bump it with
+/// any such change.
+pub const PIPELINE_VERSION: u32 = 2;
+
 /// Embeddings of a list of texts, row-major `[n, dim]`, in input order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embeddings {

@@ -209,8 +209,15 @@ pub fn bootstrap_macro_ci(cells: &[Vec<(usize, f64)>], n_questions: usize, sampl
             stats.push(total / k as f64);
         }
     }
+    percentile_interval(stats)
+}
+
+/// The 2.5% and 97.5% percentiles of bootstrap statistics (nearest rank); None when there are
+/// none (every resample missed every evaluated question).
+pub fn percentile_interval(mut stats: Vec<f64>) -> Option<(f64, f64)> {
+    let last = stats.len().checked_sub(1)?;
     stats.sort_by(f64::total_cmp);
-    let at = |p: f64| stats[((stats.len() - 1) as f64 * p).round() as usize];
+    let at = |p: f64| stats[(last as f64 * p).round() as usize];
     Some((at(0.025), at(0.975)))
 }
 
@@ -318,6 +325,18 @@ mod tests {
         let b = bootstrap_macro_ci(&cells, 100, 500, 7).unwrap();
         assert_eq!(a, b);
         assert!(a.0 < 0.45 && a.1 > 0.45 && a.1 - a.0 < 0.2, "{a:?}");
+    }
+
+    #[test]
+    fn bootstrap_that_no_resample_hits_gives_no_interval() {
+        // One evaluated question out of 10,000: one resample almost surely misses it, which
+        // used to underflow `stats.len() - 1`.
+        let cells = vec![vec![(0usize, 0.5)]];
+        assert_eq!(bootstrap_macro_ci(&cells, 10_000, 1, 3), None);
+        assert_eq!(percentile_interval(Vec::new()), None);
+        assert_eq!(percentile_interval(vec![0.3]), Some((0.3, 0.3)));
+        let one = bootstrap_macro_ci(&[vec![(0, 0.25), (1, 0.75)]], 2, 1, 5).unwrap();
+        assert!(one.0 == one.1 && (0.25..=0.75).contains(&one.0));
     }
 
     #[test]

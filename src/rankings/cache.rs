@@ -1,6 +1,6 @@
-//! On-disk embedding cache: one file per (model sha256, role, max length), records of
-//! `sha256(text)` + the vector. A changed model has another sha256, so it never sees stale
-//! vectors; writes go to a temporary file renamed into place, so a crash loses nothing cached.
+//! On-disk embedding cache: one file per (model sha256, encoding pipeline version, role, max
+//! length), records of `sha256(text)` + the vector. A changed model has another sha256 and a
+//! changed pipeline another version, so neither ever sees stale vectors; writes go to a temporary file renamed into place, so a crash loses nothing cached.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -34,9 +34,11 @@ fn key(text: &str) -> [u8; 32] {
 }
 
 impl EmbeddingCache {
-    /// Opens (or starts) the cache for one model/role/length under `dir`.
-    pub fn open(dir: &Path, model_sha256: &str, role: &str, max_len: usize, dim: usize) -> Result<Self, CacheError> {
-        let path = dir.join(format!("{}-{role}-{max_len}.emb", &model_sha256[..model_sha256.len().min(32)]));
+    /// Opens (or starts) the cache for one model/pipeline version/role/length under `dir`
+    /// (`pipeline` is [`crate::encoder::PIPELINE_VERSION`] for the real encoder).
+    pub fn open(dir: &Path, model_sha256: &str, pipeline: u32, role: &str, max_len: usize, dim: usize) -> Result<Self, CacheError> {
+        let model = &model_sha256[..model_sha256.len().min(32)];
+        let path = dir.join(format!("{model}-p{pipeline}-{role}-{max_len}.emb"));
         let mut cache = EmbeddingCache { path, dim, index: HashMap::new(), vectors: Vec::new(), dirty: false };
         if cache.path.exists() {
             let bytes = std::fs::read(&cache.path).map_err(|source| CacheError::Io { path: cache.path.display().to_string(), source })?;
@@ -114,5 +116,25 @@ impl EmbeddingCache {
         std::fs::rename(&tmp, &self.path).map_err(err)?;
         self.dirty = false;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_pipeline_version_never_sees_old_vectors() {
+        let dir = std::env::temp_dir().join(format!("hybrid-ir-cache-test-{}", std::process::id()));
+        let mut c = EmbeddingCache::open(&dir, "ab12", 1, "query", 64, 2).unwrap();
+        c.insert("hello", &[0.6, 0.8]);
+        c.save().unwrap();
+        let same = EmbeddingCache::open(&dir, "ab12", 1, "query", 64, 2).unwrap();
+        assert_eq!(same.gather(&["hello"]), Some(vec![0.6, 0.8]));
+        let newer = EmbeddingCache::open(&dir, "ab12", 2, "query", 64, 2).unwrap();
+        assert!(newer.is_empty() && newer.gather(&["hello"]).is_none(), "a new pipeline version reused cached vectors");
+        let other_model = EmbeddingCache::open(&dir, "cd34", 1, "query", 64, 2).unwrap();
+        assert!(other_model.is_empty());
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

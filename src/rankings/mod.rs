@@ -114,13 +114,15 @@ pub fn rank_row(
 }
 
 /// Scores every query against every candidate in blocks and ranks each row.
-/// `queries`: `[n, dim]`, `pool`: `[m, dim]`, row-major, L2-normalised.
+/// `queries`: `[n, dim]`, `pool`: `[m, dim]`, row-major, L2-normalised. `exclude[i]` (when
+/// given) is a candidate query `i` must not see: itself, when the pool holds the queries.
 #[allow(clippy::too_many_arguments)]
 pub fn rank_all(
     queries: &[f32],
     pool: &[f32],
     dim: usize,
     relevant: &[Vec<u32>],
+    exclude: &[Option<u32>],
     cand_lang: &[u16],
     n_langs: usize,
     k_multi: usize,
@@ -137,12 +139,21 @@ pub fn rank_all(
         let q: Tensor<2> =
             Tensor::from_data(TensorData::new(queries[start * dim..(start + rows) * dim].to_vec(), [rows, dim]), device);
         // A failed read must not turn into an empty row that panics on indexing below.
-        let scores: Vec<f32> = q
+        let mut scores: Vec<f32> = q
             .matmul(pool_t.clone())
             .try_into_data()
             .map_err(|e| format!("reading scores from the device failed: {e:?}"))?
             .try_into_vec()
             .map_err(|e| format!("scores are not f32: {e:?}"))?;
+        if scores.len() != rows * m {
+            return Err(format!("the device returned {} scores for a {rows} x {m} block", scores.len()));
+        }
+        for i in 0..rows {
+            if let Some(c) = exclude.get(start + i).copied().flatten().filter(|&c| (c as usize) < m) {
+                // Below every real score, and `beats` never lets it outrank a candidate.
+                scores[i * m + c as usize] = f32::NEG_INFINITY;
+            }
+        }
         let rank = |i: usize| {
             rank_row(&scores[i * m..(i + 1) * m], &relevant[start + i], cand_lang, n_langs, k_multi, k_per_lang)
         };
@@ -175,6 +186,18 @@ mod tests {
         assert_eq!(r.relevant[1], RelevantRank { candidate: 2, multi: 2, in_lang: 2 });
         assert_eq!(r.top_per_lang[0].iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 0]);
         assert_eq!(r.top_per_lang[1].iter().map(|x| x.0).collect::<Vec<_>>(), vec![3, 2]);
+    }
+
+    #[test]
+    fn an_excluded_candidate_never_outranks_anything() {
+        let pool = [1.0f32, 0.0, 0.8, 0.6, 0.0, 1.0];
+        let queries = [1.0f32, 0.0];
+        let d = Device::flex();
+        let plain = rank_all(&queries, &pool, 2, &[vec![1]], &[], &[0, 1, 1], 2, 3, 0, &d, |_| {}).unwrap();
+        assert_eq!(plain[0].relevant[0].multi, 2, "candidate 0 (the query itself) ranks first");
+        let r = rank_all(&queries, &pool, 2, &[vec![1]], &[Some(0)], &[0, 1, 1], 2, 3, 0, &d, |_| {}).unwrap();
+        assert_eq!(r[0].relevant[0], RelevantRank { candidate: 1, multi: 1, in_lang: 1 });
+        assert_eq!(r[0].top_multi.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 2, 0]);
     }
 
     #[test]

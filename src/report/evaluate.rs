@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use burn::tensor::Device;
 
-use super::{Bias, Macro, TaskReport, Timings, TrecFiles};
+use super::{Bias, Macro, QuestionIndex, QuestionTable, TaskReport, Timings, TrecFiles};
 use crate::metrics::{self, QueryMetrics, Summary};
 use crate::rankings;
 use crate::tasks::Task;
@@ -39,7 +39,8 @@ fn now() -> f64 {
     }
 }
 
-/// Evaluates one task given its query and pool embeddings (row-major, L2-normalised).
+/// Evaluates one task given its query and pool embeddings (row-major, L2-normalised): the
+/// report, the TREC files (when asked for) and the per-question table paired statistics use.
 pub fn evaluate_task(
     task: &Task,
     queries: &[f32],
@@ -48,7 +49,7 @@ pub fn evaluate_task(
     device: &Device,
     opts: &EvalOptions,
     progress: impl FnMut(usize),
-) -> Result<(TaskReport, TrecFiles), String> {
+) -> Result<(TaskReport, TrecFiles, QuestionTable), String> {
     let t0 = now();
     let pool_langs: Vec<String> = task.pool.iter().map(|c| c.lang.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let lang_ix: HashMap<&str, u16> = pool_langs.iter().enumerate().map(|(i, l)| (l.as_str(), i as u16)).collect();
@@ -57,8 +58,16 @@ pub fn evaluate_task(
     let k_multi = if opts.trec { depth } else if !task.labelled { 10 } else { 0 };
     let k_per_lang = if opts.trec { depth } else { 0 };
     let relevant: Vec<Vec<u32>> = task.queries.iter().map(|q| q.relevant.clone()).collect();
-    let ranked =
-        rankings::rank_all(queries, pool, dim, &relevant, &cand_lang, pool_langs.len(), k_multi, k_per_lang, device, progress)?;
+    let exclude: Vec<Option<u32>> = if task.pool_is_queries {
+        let own: HashMap<(&str, &str), u32> =
+            task.pool.iter().enumerate().map(|(i, c)| ((c.lang.as_str(), c.text.as_str()), i as u32)).collect();
+        task.queries.iter().map(|q| own.get(&(q.lang.as_str(), q.text.as_str())).copied()).collect()
+    } else {
+        Vec::new()
+    };
+    let ranked = rankings::rank_all(
+        queries, pool, dim, &relevant, &exclude, &cand_lang, pool_langs.len(), k_multi, k_per_lang, device, progress,
+    )?;
     let t_score = now();
 
     let qid_ix: HashMap<&str, usize> = {
@@ -74,6 +83,8 @@ pub fn evaluate_task(
     let mut bias_sum: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
     let mut trec = TrecFiles::default();
     let mut top10: HashMap<usize, Vec<Vec<u32>>> = HashMap::new();
+    // (query language, question index) -> (bias, own language on top)
+    let mut per_query_bias: HashMap<(&str, usize), (f64, f64)> = HashMap::new();
     for (q, r) in task.queries.iter().zip(&ranked) {
         let qi = qid_ix[q.qid.as_str()];
         if !task.labelled {
@@ -93,9 +104,11 @@ pub fn evaluate_task(
             metrics::language_bias(r.relevant.iter().map(|x| (task.pool[x.candidate as usize].lang.as_str(), x.multi)))
         {
             let e = bias_sum.entry(q.lang.clone()).or_insert((0.0, 0.0, 0));
+            let own = (top_lang == q.lang) as u8 as f64;
             e.0 += bias as f64;
-            e.1 += (top_lang == q.lang) as u8 as f64;
+            e.1 += own;
             e.2 += 1;
+            per_query_bias.insert((q.lang.as_str(), qi), (bias as f64, own));
         }
         for (li, lang) in pool_langs.iter().enumerate() {
             let ranks: Vec<usize> = r
@@ -186,5 +199,45 @@ pub fn evaluate_task(
         report.consistency = (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64);
     }
     report.timings = Timings { score_s: t_score - t0, metrics_s: now() - t_score, ..Default::default() };
-    Ok((report, trec))
+    let questions = question_table(task, &qid_ix, &cells, &per_query_bias);
+    Ok((report, trec, questions))
+}
+
+/// Every evaluated (question, cell) value, for paired comparisons between models.
+fn question_table(
+    task: &Task,
+    qid_ix: &HashMap<&str, usize>,
+    cells: &BTreeMap<(String, String), Vec<(usize, QueryMetrics)>>,
+    bias: &HashMap<(&str, usize), (f64, f64)>,
+) -> QuestionTable {
+    let mut questions = vec![String::new(); qid_ix.len()];
+    for (qid, &i) in qid_ix {
+        questions[i] = qid.to_string();
+    }
+    let langs: Vec<String> = task.queries.iter().map(|q| q.lang.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let pairs: Vec<(String, String)> = cells.keys().filter(|(_, y)| y != "*").cloned().collect();
+    let mut t = QuestionTable::new(QuestionIndex { task: task.kind.name().into(), questions, langs, cells: pairs });
+    let lang_row: HashMap<&str, usize> = t.index.langs.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    let mut cell_row = 0;
+    for ((x, y), v) in cells {
+        if y == "*" {
+            let row = lang_row[x.as_str()];
+            for &(q, m) in v {
+                t.multi_ap[row][q] = m.map as f32;
+                t.multi_r1[row][q] = m.r1 as f32;
+                t.multi_r10[row][q] = m.r10 as f32;
+            }
+        } else {
+            for &(q, m) in v {
+                t.cell_ap[cell_row][q] = m.map as f32;
+            }
+            cell_row += 1;
+        }
+    }
+    for (&(lang, q), &(b, own)) in bias {
+        let row = lang_row[lang];
+        t.bias[row][q] = b as f32;
+        t.own_top[row][q] = own as f32;
+    }
+    t
 }

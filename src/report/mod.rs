@@ -2,6 +2,7 @@
 //! TREC run/qrels files, and the plain-text summary table.
 
 mod evaluate;
+mod questions;
 mod trec;
 
 use std::collections::BTreeMap;
@@ -11,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::{Robustness, Summary};
 use crate::sources::FileChecksum;
 
-pub use evaluate::{evaluate_task, EvalOptions};
+pub use evaluate::{evaluate_task, EvalOptions, SEEN_LANGS};
+pub use questions::{Grid, QuestionIndex, QuestionTable};
 pub use trec::TrecFiles;
 
 /// Bumped whenever a field changes meaning or disappears.

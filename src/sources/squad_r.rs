@@ -13,6 +13,8 @@ pub struct Question {
     pub text: String,
     /// Character offset of the first answer in the paragraph context.
     pub answer_start: usize,
+    /// Text of the first answer (checked against the sentence it is assigned to).
+    pub answer_text: String,
     /// Index in `Paragraph::sentences` of the sentence that contains the answer, if any.
     pub answer_sentence: Option<usize>,
 }
@@ -21,6 +23,8 @@ pub struct Question {
 pub struct Paragraph {
     pub context: String,
     pub sentences: Vec<String>,
+    /// `[start, end)` character range of each sentence in `context`.
+    pub breaks: Vec<(usize, usize)>,
     pub questions: Vec<Question>,
 }
 
@@ -102,11 +106,11 @@ pub fn parse_squad_r(bytes: &[u8], lang: &str, file: &str, require_sentences: bo
                     .as_u64()
                     .ok_or_else(|| SourceError::malformed(file, &at, "`answer_start` is not a non-negative integer"))?
                     as usize;
-                // Breaks are character offsets into the context, like answer_start.
-                let answer_sentence = breaks.iter().position(|&(s, e)| s <= answer_start && answer_start <= e);
-                questions.push(Question { id, text, answer_start, answer_sentence });
+                let answer_text = first.get("text").and_then(Value::as_str).unwrap_or_default().to_string();
+                let answer_sentence = sentence_containing(&breaks, answer_start);
+                questions.push(Question { id, text, answer_start, answer_text, answer_sentence });
             }
-            paragraphs.push(Paragraph { context, sentences, questions });
+            paragraphs.push(Paragraph { context, sentences, breaks, questions });
         }
         articles.push(Article { title, paragraphs });
     }
@@ -146,9 +150,17 @@ pub fn segment_sentences(file: &mut SquadRLang) {
         let chars: Vec<char> = p.context.chars().collect();
         p.sentences = breaks.iter().map(|&(s, e)| chars[s..e].iter().collect::<String>().trim().to_string()).collect();
         for q in &mut p.questions {
-            q.answer_sentence = breaks.iter().position(|&(s, e)| s <= q.answer_start && q.answer_start < e);
+            q.answer_sentence = sentence_containing(&breaks, q.answer_start);
         }
+        p.breaks = breaks;
     }
+}
+
+/// The sentence whose `[start, end)` character range holds `offset`. End-exclusive: where one
+/// sentence ends exactly where the next begins (unspaced scripts such as Chinese), the offset
+/// belongs to the later one, which is the one that contains the answer.
+pub fn sentence_containing(breaks: &[(usize, usize)], offset: usize) -> Option<usize> {
+    breaks.iter().position(|&(s, e)| s <= offset && offset < e)
 }
 
 /// `[start, end)` character ranges of the sentences of `text`, covering it without gaps.
@@ -200,5 +212,20 @@ mod tests {
         assert_eq!(s, vec!["Ion a venit.", "J. Smith a plecat, de ex. ieri!", "Apoi 3 oameni?", "你好。", "再见"]);
         assert_eq!(b.last().unwrap().1, chars.len());
         assert!(b.windows(2).all(|w| w[0].1 == w[1].0), "no gaps");
+    }
+
+    #[test]
+    fn an_offset_on_a_shared_boundary_belongs_to_the_later_sentence() {
+        // "你好。再见" split as [0, 3) and [3, 5): an answer starting at 3 is "再见".
+        let breaks = [(0, 3), (3, 5)];
+        assert_eq!(sentence_containing(&breaks, 3), Some(1));
+        assert_eq!(sentence_containing(&breaks, 2), Some(0));
+        assert_eq!(sentence_containing(&breaks, 5), None);
+        let json = r#"{"data":[{"title":"t","paragraphs":[{"context":"你好。再见","sentences":["你好。","再见"],
+            "sentence_breaks":[[0,3],[3,5]],"qas":[{"id":"q","question":"?","answers":[{"answer_start":3,"text":"再见"}]}]}]}]}"#;
+        let f = parse_squad_r(json.as_bytes(), "zh", "zh.json", true).unwrap();
+        let q = &f.articles[0].paragraphs[0].questions[0];
+        assert_eq!(q.answer_sentence, Some(1));
+        assert_eq!(q.answer_text, "再见");
     }
 }

@@ -38,6 +38,7 @@ pub enum TaskKind {
     MlqaR,
     Mkqa,
     MkqaConsistency,
+    MkqaParallel,
 }
 
 impl TaskKind {
@@ -48,10 +49,11 @@ impl TaskKind {
             TaskKind::MlqaR => "mlqa-r",
             TaskKind::Mkqa => "mkqa",
             TaskKind::MkqaConsistency => "mkqa-consistency",
+            TaskKind::MkqaParallel => "mkqa-parallel",
         }
     }
-    pub fn all() -> [TaskKind; 5] {
-        [TaskKind::XquadR, TaskKind::XquadRHeldout, TaskKind::MlqaR, TaskKind::Mkqa, TaskKind::MkqaConsistency]
+    pub fn all() -> [TaskKind; 6] {
+        [TaskKind::XquadR, TaskKind::XquadRHeldout, TaskKind::MlqaR, TaskKind::Mkqa, TaskKind::MkqaConsistency, TaskKind::MkqaParallel]
     }
 
     /// A task name, or `all` for every task (the CLI's `--task`).
@@ -78,6 +80,9 @@ pub struct Task {
     pub queries: Vec<Query>,
     /// Whether queries carry relevance labels (false for MKQA consistency).
     pub labelled: bool,
+    /// The pool holds the queries themselves (parallel-question retrieval): it is embedded in
+    /// the query role, and each query's own entry (same language, same text) is not ranked.
+    pub pool_is_queries: bool,
     /// Data files the task was built from, verified against SHA256SUMS.
     pub checksums: Vec<FileChecksum>,
 }
@@ -134,7 +139,7 @@ pub fn squad_r_task(kind: TaskKind, files: &[SquadRLang], keep_article: impl Fn(
             text,
         })
         .collect();
-    Task { kind, langs: files.iter().map(|f| f.lang.clone()).collect(), pool, queries, labelled: true, checksums: Vec::new() }
+    Task { kind, langs: files.iter().map(|f| f.lang.clone()).collect(), pool, queries, labelled: true, pool_is_queries: false, checksums: Vec::new() }
 }
 
 /// Unicode NFKC, trimmed: two answers that print the same are one candidate.
@@ -196,7 +201,40 @@ pub fn mkqa_task(questions: &[MkqaQuestion]) -> Task {
         }
         queries.extend(language_versions(q, rel.into_iter().collect()));
     }
-    Task { kind: TaskKind::Mkqa, langs, pool, queries, labelled: true, checksums: Vec::new() }
+    Task { kind: TaskKind::Mkqa, langs, pool, queries, labelled: true, pool_is_queries: false, checksums: Vec::new() }
+}
+
+/// Parallel-question retrieval on MKQA-R's questions: every language version of a question
+/// retrieves its translations among all questions in all languages (relevant = the same
+/// question in every other language). A strong per-pair signal on the same questions as MKQA-R,
+/// whose short answer strings make mAP small. Pool order: language, then question.
+pub fn parallel_questions_task(questions: &[MkqaQuestion]) -> Task {
+    let langs: Vec<String> =
+        questions.iter().flat_map(|q| q.queries.keys().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut pool = Vec::new();
+    let mut index: HashMap<(&str, &str), u32> = HashMap::new();
+    for lang in &langs {
+        for q in questions {
+            if let Some(text) = q.queries.get(lang) {
+                index.insert((q.id.as_str(), lang.as_str()), pool.len() as u32);
+                pool.push(Candidate { id: format!("{lang}-q{:05}", index.len() - 1), lang: lang.clone(), text: text.clone() });
+            }
+        }
+    }
+    let queries = questions
+        .iter()
+        .flat_map(|q| {
+            let index = &index;
+            q.queries.iter().map(move |(lang, text)| Query {
+                id: format!("{}-{lang}", q.id),
+                qid: q.id.clone(),
+                lang: lang.clone(),
+                text: text.clone(),
+                relevant: q.queries.keys().filter(|l| *l != lang).filter_map(|l| index.get(&(q.id.as_str(), l.as_str())).copied()).collect::<BTreeSet<_>>().into_iter().collect(),
+            })
+        })
+        .collect();
+    Task { kind: TaskKind::MkqaParallel, langs, pool, queries, labelled: true, pool_is_queries: true, checksums: Vec::new() }
 }
 
 /// Builds a task from the data folder, verifying the checksums of the files it reads.
@@ -215,18 +253,19 @@ pub fn load_task(kind: TaskKind, data: &Path) -> Result<Task, SourceError> {
         }
         TaskKind::MlqaR => squad_r_task(kind, &sources::read_squad_r_dir(&data.join("mlqa-r"), true)?, |_| true),
         TaskKind::Mkqa => mkqa_task(&sources::read_mia_dir(&data.join("mkqa/mia-dev"))?),
+        TaskKind::MkqaParallel => parallel_questions_task(&sources::read_mia_dir(&data.join("mkqa/mia-dev"))?),
         TaskKind::MkqaConsistency => {
             let dev = mkqa_task(&sources::read_mia_dir(&data.join("mkqa/mia-dev"))?);
             let test = sources::read_mia_dir(&data.join("mkqa/mia-test"))?;
             let queries: Vec<Query> = test.iter().flat_map(|q| language_versions(q, Vec::new())).collect();
             let langs = test.iter().flat_map(|q| q.queries.keys().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
-            Task { kind, langs, pool: dev.pool, queries, labelled: false, checksums: Vec::new() }
+            Task { kind, langs, pool: dev.pool, queries, labelled: false, pool_is_queries: false, checksums: Vec::new() }
         }
     };
     let prefixes: &[&str] = match kind {
         TaskKind::XquadR | TaskKind::XquadRHeldout => &["xquad-r/"],
         TaskKind::MlqaR => &["mlqa-r/"],
-        TaskKind::Mkqa => &["mkqa/mia-dev/"],
+        TaskKind::Mkqa | TaskKind::MkqaParallel => &["mkqa/mia-dev/"],
         TaskKind::MkqaConsistency => &["mkqa/mia-dev/", "mkqa/mia-test/"],
     };
     task.checksums = sources::verify_checksums(data, prefixes)?;
@@ -291,7 +330,7 @@ impl Task {
             .filter(|q| qids.contains(q.qid.as_str()))
             .map(|q| Query { relevant: q.relevant.iter().map(|&r| new_index[r as usize]).collect(), ..q.clone() })
             .collect();
-        Task { kind: self.kind, langs: self.langs.clone(), pool, queries, labelled: self.labelled, checksums: self.checksums.clone() }
+        Task { pool, queries, ..self.clone() }
     }
 
     /// Keeps only `langs` (queries and pool; None = all) and the first `max_questions` distinct
@@ -327,6 +366,7 @@ impl Task {
             pool,
             queries,
             labelled: self.labelled,
+            pool_is_queries: self.pool_is_queries,
             checksums: self.checksums.clone(),
         }
     }
@@ -347,7 +387,7 @@ mod tests {
             .enumerate()
             .flat_map(|(l, lang)| (0..10u32).map(move |q| Query { id: format!("q{q}-{lang}"), qid: format!("q{q}"), lang: lang.to_string(), text: format!("question {q}"), relevant: vec![q * 2 + l as u32 + 50] }))
             .collect();
-        let task = Task { kind: TaskKind::Mkqa, langs: vec!["en".into(), "de".into()], pool, queries, labelled: true, checksums: Vec::new() };
+        let task = Task { kind: TaskKind::Mkqa, langs: vec!["en".into(), "de".into()], pool, queries, labelled: true, pool_is_queries: false, checksums: Vec::new() };
         let small = task.sample(20);
         assert_eq!(small.pool.len(), 20);
         // Half the budget: 5 questions x 2 answers; both language versions of each kept.

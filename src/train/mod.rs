@@ -14,7 +14,7 @@ mod state;
 pub use loss::info_nce;
 pub use optim::{export_params, import_params, AdamW};
 pub use pairs::{read_training_files, split_validation, training_pairs, PairSet, TrainQuestion};
-pub use sampler::{hybrid_schedule, Batch, Pair};
+pub use sampler::{distinct_groups, hybrid_schedule, validation_schedule, Batch, Pair};
 pub use state::{write_atomic, Progress, State, STATE_FILE};
 
 use std::path::{Path, PathBuf};
@@ -100,7 +100,8 @@ pub struct TrainConfig {
     /// Stop after this many validations without improvement.
     #[config(default = 4)]
     pub patience: usize,
-    /// Validation batches (drawn once from the validation articles with the run's alpha).
+    /// Validation batches: the same for every alpha and seed (half monolingual, half
+    /// cross-lingual, constant seed), so early stopping uses one criterion across a study.
     #[config(default = 8)]
     pub valid_batches: usize,
     /// Every n-th training article is the validation slice.
@@ -113,6 +114,10 @@ pub struct TrainConfig {
     pub max_len_query: usize,
     #[config(default = 128)]
     pub max_len_passage: usize,
+    /// Each side of a batch runs as this many length-sorted sub-batches, each padded only to
+    /// its own longest text (same loss up to float rounding, less padding to compute).
+    #[config(default = 2)]
+    pub length_buckets: usize,
 }
 
 impl TrainConfig {
@@ -132,6 +137,9 @@ impl TrainConfig {
         }
         if self.temperature <= 0.0 || self.lr <= 0.0 {
             return bad("temperature and lr must be positive".into());
+        }
+        if self.length_buckets == 0 || self.length_buckets > self.batch_size {
+            return bad(format!("length_buckets is {}; it must be between 1 and the batch size", self.length_buckets));
         }
         Ok(())
     }
@@ -163,31 +171,70 @@ pub struct Prepared {
     pub split: usize,
 }
 
+/// The training and validation pairs a configuration uses, and the data files they came
+/// from: cheap (no encoder), so a sweep can tell which runs are finished before paying for
+/// features.
+pub struct PairData {
+    pub train: PairSet,
+    pub valid: PairSet,
+    pub data: Vec<FileChecksum>,
+}
+
+impl PairData {
+    pub fn load(data: &Path, config: &TrainConfig) -> Result<PairData, TrainError> {
+        let (files, checksums) = read_training_files(data)?;
+        let all = training_pairs(&files)?;
+        let (mut train, mut valid) = split_validation(&all, config.valid_every_article);
+        if config.max_questions > 0 {
+            train = train.truncate(config.max_questions);
+            valid = valid.truncate(config.max_questions.max(config.batch_size));
+        }
+        for (name, set) in [("training", &train), ("validation", &valid)] {
+            let groups = distinct_groups(&set.positive_groups());
+            if groups < config.batch_size {
+                return Err(TrainError::Data(format!(
+                    "{} {name} questions in {groups} groups of distinct answer sentences, fewer than the batch size {}",
+                    set.len(),
+                    config.batch_size
+                )));
+            }
+        }
+        Ok(PairData { train, valid, data: checksums })
+    }
+
+    /// Identity of a run on these pairs: configuration, base model, trunk depth, data. A saved
+    /// state or checkpoint with another fingerprint belongs to another run.
+    pub fn fingerprint(&self, config: &TrainConfig, base_sha256: &str, split: usize) -> String {
+        run_fingerprint(config, base_sha256, split, &self.data, self.train.len())
+    }
+}
+
+fn run_fingerprint(config: &TrainConfig, base_sha256: &str, split: usize, data: &[FileChecksum], train_len: usize) -> String {
+    let config = serde_json::to_string(config).unwrap_or_default();
+    crate::model::sha256_hex(format!("{config}|{base_sha256}|{split}|{data:?}|{train_len}").as_bytes())
+}
+
 /// Loads the pairs from `data/xquad-r` and computes trunk features with the base encoder.
 pub fn prepare(
     encoder: &Encoder,
     data: &Path,
     config: &TrainConfig,
+    event: impl FnMut(TrainEvent),
+) -> Result<Prepared, TrainError> {
+    config.validate(encoder.bert.layers.len())?;
+    prepare_pairs(encoder, PairData::load(data, config)?, config, event)
+}
+
+/// Trunk features of already loaded pairs.
+pub fn prepare_pairs(
+    encoder: &Encoder,
+    pairs: PairData,
+    config: &TrainConfig,
     mut event: impl FnMut(TrainEvent),
 ) -> Result<Prepared, TrainError> {
     let num_layers = encoder.bert.layers.len();
     config.validate(num_layers)?;
-    let (files, checksums) = read_training_files(data)?;
-    let all = training_pairs(&files)?;
-    let (mut train, mut valid) = split_validation(&all, config.valid_every_article);
-    if config.max_questions > 0 {
-        train = train.truncate(config.max_questions);
-        valid = valid.truncate(config.max_questions.max(config.batch_size));
-    }
-    for (name, set) in [("training", &train), ("validation", &valid)] {
-        if set.len() < config.batch_size {
-            return Err(TrainError::Data(format!(
-                "{} {name} questions, fewer than the batch size {}",
-                set.len(),
-                config.batch_size
-            )));
-        }
-    }
+    let PairData { train, valid, data: checksums } = pairs;
     let split = num_layers - config.train_layers;
     let total = 2 * (train.len() + valid.len()) * train.langs.len();
     let mut done = 0;
@@ -216,15 +263,36 @@ pub struct TopLayers {
 }
 
 impl TopLayers {
-    fn embed(&self, features: &Features, idx: &[usize], device: &Device) -> burn::tensor::Tensor<2> {
-        let (x, mask) = features.batch(idx, device);
-        mean_pool_normalize(run_layers(&self.layers, x, mask.clone()), mask)
+    /// Embeddings of texts `idx` in that order, run as `buckets` length-sorted sub-batches.
+    fn embed(&self, features: &Features, idx: &[usize], buckets: usize, device: &Device) -> burn::tensor::Tensor<2> {
+        let mut order: Vec<usize> = (0..idx.len()).collect();
+        order.sort_by_key(|&r| (features.tokens(idx[r]), r));
+        let size = idx.len().div_ceil(buckets.max(1));
+        let parts: Vec<burn::tensor::Tensor<2>> = order
+            .chunks(size)
+            .map(|rows| {
+                let ids: Vec<usize> = rows.iter().map(|&r| idx[r]).collect();
+                let (x, mask) = features.batch(&ids, device);
+                mean_pool_normalize(run_layers(&self.layers, x, mask.clone()), mask)
+            })
+            .collect();
+        if parts.len() == 1 && order.iter().enumerate().all(|(i, &r)| i == r) {
+            return parts.into_iter().next().expect("one part");
+        }
+        // Back to batch order: row `r` of the result is sorted position `inverse[r]`.
+        let mut inverse = vec![0i64; idx.len()];
+        for (pos, &r) in order.iter().enumerate() {
+            inverse[r] = pos as i64;
+        }
+        let inverse = burn::tensor::Tensor::<1, burn::tensor::Int>::from_data(burn::tensor::TensorData::new(inverse, [idx.len()]), device);
+        burn::tensor::Tensor::cat(parts, 0).select(0, inverse)
     }
 
-    fn batch_loss(&self, q: &Features, p: &Features, langs: usize, batch: &Batch, temperature: f64, device: &Device) -> burn::tensor::Tensor<1> {
+    fn batch_loss(&self, q: &Features, p: &Features, langs: usize, batch: &Batch, cfg: &TrainConfig, device: &Device) -> burn::tensor::Tensor<1> {
         let qi: Vec<usize> = batch.pairs.iter().map(|x| x.question * langs + x.query_lang).collect();
         let pi: Vec<usize> = batch.pairs.iter().map(|x| x.question * langs + x.positive_lang).collect();
-        info_nce(self.embed(q, &qi, device), self.embed(p, &pi, device), temperature)
+        let b = cfg.length_buckets;
+        info_nce(self.embed(q, &qi, b, device), self.embed(p, &pi, b, device), cfg.temperature)
     }
 }
 
@@ -253,15 +321,8 @@ pub struct Run<'a> {
 
 impl Run<'_> {
     fn fingerprint(&self) -> String {
-        let text = format!(
-            "{}|{}|{}|{:?}|{}",
-            serde_json::to_string(self.config).unwrap_or_default(),
-            self.base.sha256,
-            self.prepared.split,
-            self.prepared.data,
-            self.prepared.train.len()
-        );
-        crate::model::sha256_hex(text.as_bytes())
+        let p = self.prepared;
+        run_fingerprint(self.config, &self.base.sha256, p.split, &p.data, p.train.len())
     }
 
     /// Whether `out` already holds the finished checkpoint of exactly this run.
@@ -278,15 +339,8 @@ impl Run<'_> {
         std::fs::create_dir_all(&self.out).map_err(|e| TrainError::io(&self.out, e))?;
         let device = self.device.clone().autodiff();
         let langs = prep.train.langs.len();
-        let schedule = hybrid_schedule(prep.train.len(), langs, cfg.batch_size, cfg.alpha, cfg.steps, cfg.seed);
-        let valid_schedule = hybrid_schedule(
-            prep.valid.len(),
-            langs,
-            cfg.batch_size.min(prep.valid.len()),
-            cfg.alpha,
-            cfg.valid_batches.max(1),
-            cfg.seed ^ 0x7661_6c69_64,
-        );
+        let schedule = hybrid_schedule(&prep.train.positive_groups(), langs, cfg.batch_size, cfg.alpha, cfg.steps, cfg.seed);
+        let valid_schedule = validation_schedule(&prep.valid.positive_groups(), langs, cfg.batch_size, cfg.valid_batches.max(1));
         let bert = self.base.config.init_with(&self.base.weights, &device)?;
         let mut model = TopLayers { layers: bert.layers.into_iter().skip(prep.split).collect() };
         let mut optim = AdamW::new(cfg.weight_decay);
@@ -315,7 +369,7 @@ impl Run<'_> {
         while progress.step < cfg.steps && !progress.stopped_early {
             let step = progress.step;
             let lr = lr_at(cfg, step);
-            let loss = model.batch_loss(&prep.train_q, &prep.train_p, langs, &schedule[step], cfg.temperature, &device);
+            let loss = model.batch_loss(&prep.train_q, &prep.train_p, langs, &schedule[step], cfg, &device);
             let grads = loss.backward();
             let loss_value = loss.inner().into_scalar::<f32>() as f64;
             if !loss_value.is_finite() {
@@ -332,7 +386,7 @@ impl Run<'_> {
                 let inner = self.device.clone();
                 let vloss = valid_schedule
                     .iter()
-                    .map(|b| valid_model.batch_loss(&prep.valid_q, &prep.valid_p, langs, b, cfg.temperature, &inner).into_scalar::<f32>() as f64)
+                    .map(|b| valid_model.batch_loss(&prep.valid_q, &prep.valid_p, langs, b, cfg, &inner).into_scalar::<f32>() as f64)
                     .sum::<f64>()
                     / valid_schedule.len() as f64;
                 let improved = vloss < progress.best_valid_loss;

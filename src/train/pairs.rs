@@ -42,10 +42,50 @@ impl PairSet {
         PairSet { langs: self.langs.clone(), questions: self.questions.iter().filter(|q| keep(q.article)).cloned().collect() }
     }
 
-    /// The first `n` questions (tiny runs for tests and smoke checks).
-    pub fn truncate(mut self, n: usize) -> PairSet {
-        self.questions.truncate(n);
-        self
+    /// Positive group of every question: questions whose answer sentence is the same text in
+    /// some language share a group (connected components), so a batch that takes at most one
+    /// question per group never shows a query its own positive as a negative. In XQuAD 451 of
+    /// the 816 training questions share their sentence with another question.
+    pub fn positive_groups(&self) -> Vec<usize> {
+        let n = self.questions.len();
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn root(parent: &mut [usize], mut x: usize) -> usize {
+            while parent[x] != x {
+                parent[x] = parent[parent[x]];
+                x = parent[x];
+            }
+            x
+        }
+        let mut owner: std::collections::HashMap<(usize, &str), usize> = std::collections::HashMap::new();
+        for (q, tq) in self.questions.iter().enumerate() {
+            for (l, (_, sentence)) in tq.texts.iter().enumerate() {
+                let first = *owner.entry((l, sentence.as_str())).or_insert(q);
+                let (a, b) = (root(&mut parent, first), root(&mut parent, q));
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+        let mut ids = std::collections::HashMap::new();
+        (0..n)
+            .map(|q| {
+                let r = root(&mut parent, q);
+                let next = ids.len();
+                *ids.entry(r).or_insert(next)
+            })
+            .collect()
+    }
+
+    /// `n` questions for tiny runs (tests, smoke checks): in file order, one per positive group
+    /// first (so a small batch can still be filled without a false negative), then the rest.
+    pub fn truncate(self, n: usize) -> PairSet {
+        let groups = self.positive_groups();
+        let mut seen = std::collections::HashSet::new();
+        let first: Vec<usize> = (0..self.len()).filter(|&q| seen.insert(groups[q])).collect();
+        let rest = (0..self.len()).filter(|q| !first.contains(q));
+        let mut keep: Vec<usize> = first.iter().copied().chain(rest).take(n).collect();
+        keep.sort_unstable();
+        let PairSet { langs, questions } = self;
+        let mut questions: Vec<Option<TrainQuestion>> = questions.into_iter().map(Some).collect();
+        PairSet { langs, questions: keep.into_iter().filter_map(|q| questions[q].take()).collect() }
     }
 }
 
@@ -116,4 +156,36 @@ pub fn split_validation(set: &PairSet, every: usize) -> (PairSet, PairSet) {
     let articles = set.articles();
     let valid: Vec<usize> = articles.iter().enumerate().filter(|(j, _)| every > 0 && j % every == every - 1).map(|(_, &a)| a).collect();
     (set.filter_articles(|a| !valid.contains(&a)), set.filter_articles(|a| valid.contains(&a)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(id: &str, sentences: &[&str]) -> TrainQuestion {
+        TrainQuestion { qid: id.into(), article: 0, texts: sentences.iter().map(|s| ("?".to_string(), s.to_string())).collect() }
+    }
+
+    #[test]
+    fn questions_sharing_a_sentence_in_any_language_share_a_group() {
+        let set = PairSet {
+            langs: vec!["en".into(), "de".into()],
+            questions: vec![
+                q("a", &["S1", "T1"]),
+                q("b", &["S2", "T2"]),
+                q("c", &["S1", "T3"]), // shares en S1 with a
+                q("d", &["S4", "T2"]), // shares de T2 with b
+                q("e", &["S5", "T5"]),
+                q("f", &["T1", "S5"]), // same texts as others but in other languages: no clash
+            ],
+        };
+        let g = set.positive_groups();
+        assert_eq!(g[0], g[2]);
+        assert_eq!(g[1], g[3]);
+        assert_ne!(g[0], g[1]);
+        assert_ne!(g[4], g[0]);
+        assert_ne!(g[5], g[0]);
+        assert_ne!(g[5], g[4]);
+        assert_eq!(crate::train::sampler::distinct_groups(&g), 4);
+    }
 }
