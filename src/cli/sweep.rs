@@ -284,18 +284,19 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
         }
     }
 
+    let fingerprints: Vec<String> =
+        grid.iter().map(|c| pairs.fingerprint(&cmd.args.config(c.alpha, c.seed), &base.sha256, split)).collect();
     let mut prepared: Option<Prepared> = None;
-    for cell in &grid {
+    for (cell, fingerprint) in grid.iter().zip(&fingerprints) {
         let name = cell.name();
         let config = cmd.args.config(cell.alpha, cell.seed);
-        let fingerprint = pairs.fingerprint(&config, &base.sha256, split);
         let (model_dir, result_dir) = (cmd.models.join(&name), cmd.results.join(&name));
-        if !cmd.no_eval && results_current(&result_dir, &fingerprint, &evaluation) {
+        if !cmd.no_eval && results_current(&result_dir, fingerprint, &evaluation) {
             eprintln!("{name}: trained and evaluated; skipping");
             continue;
         }
         let t = Instant::now();
-        let manifest = match trained(&model_dir, &fingerprint) {
+        let manifest = match trained(&model_dir, fingerprint) {
             Some(m) => m,
             None => {
                 if prepared.is_none() {
@@ -324,13 +325,13 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
             "train_seconds": manifest.train_seconds,
             "wall_s": { "train": train_wall, "evaluate": t.elapsed().as_secs_f64() },
         });
-        write_results(&result_dir, &name, &ckpt.sha256, &fingerprint, &evaluation, extra, results)?;
+        write_results(&result_dir, &name, &ckpt.sha256, fingerprint, &evaluation, extra, results)?;
         stages.record(format!("{name}: evaluate"), t);
-        write_models_manifest(&cmd, &base)?;
+        write_models_manifest(&cmd, &base, &fingerprints)?;
         collect(&cmd, &base)?;
         after_cell(&cmd, cell, &model_dir, &result_dir);
     }
-    write_models_manifest(&cmd, &base)?;
+    write_models_manifest(&cmd, &base, &fingerprints)?;
     if !cmd.no_eval {
         collect(&cmd, &base)?;
     }
@@ -421,16 +422,17 @@ fn collect(cmd: &SweepCmd, base: &Checkpoint) -> Result<(), CliError> {
     std::fs::write(cmd.results.join("sweep.csv"), csv).map_err(|e| CliError::io(cmd.results.display(), e))
 }
 
-/// `models/sweep/manifest.json`: the finished checkpoints of the shipped seeds, with the hashes
-/// a consumer (the web page, a user downloading them) checks before trusting the files.
-fn write_models_manifest(cmd: &SweepCmd, base: &Checkpoint) -> Result<(), CliError> {
+/// `models/sweep/manifest.json`: the finished checkpoints of the shipped seeds (trained with
+/// this sweep's configuration: `fingerprints` follow the grid), with the hashes a consumer (the
+/// web page, a user downloading them) checks before trusting the files.
+fn write_models_manifest(cmd: &SweepCmd, base: &Checkpoint, fingerprints: &[String]) -> Result<(), CliError> {
     let mut checkpoints = Vec::new();
-    for cell in study::cells(&cmd.alphas, &cmd.seeds).map_err(usage)?.into_iter().filter(|c| cmd.ship_seeds.contains(&c.seed)) {
+    let grid = study::cells(&cmd.alphas, &cmd.seeds).map_err(usage)?;
+    for (cell, fingerprint) in grid.into_iter().zip(fingerprints).filter(|(c, _)| cmd.ship_seeds.contains(&c.seed)) {
         let dir = cmd.models.join(cell.name());
-        let manifest_path = dir.join(DELTA_MANIFEST);
-        let Ok(manifest_bytes) = std::fs::read(&manifest_path) else { continue };
-        let Ok(m) = serde_json::from_slice::<DeltaManifest>(&manifest_bytes) else { continue };
-        if !m.complete || !dir.join(DELTA_WEIGHTS).is_file() {
+        let Some(m) = trained(&dir, fingerprint) else { continue };
+        let Ok(manifest_bytes) = std::fs::read(dir.join(DELTA_MANIFEST)) else { continue };
+        if !dir.join(DELTA_WEIGHTS).is_file() {
             continue;
         }
         checkpoints.push(serde_json::json!({

@@ -44,7 +44,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 8)]
     valid_batches: usize,
     /// Length-sorted sub-batches per side of a training batch (less padding; same loss).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 4)]
     length_buckets: usize,
     /// Only the first N training questions (0 = all), for smoke runs.
     #[arg(long, default_value_t = 0)]
