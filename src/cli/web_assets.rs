@@ -272,7 +272,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         total as f64 / q_texts.len().max(1) as f64
     };
     let results = match std::fs::read("results/sweep/sweep.json") {
-        Ok(bytes) => Some(write_file(out, "results/sweep.json", &bytes)?),
+        Ok(bytes) => Some(write_file(out, "results/sweep.json", &sweep_with_study(&bytes)?)?),
         Err(_) => None,
     };
     let mut manifest = AssetManifest {
@@ -352,4 +352,17 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         manifest.compression.first_query_shard_bytes / 1e6
     );
     Ok(())
+}
+
+/// The sweep results with the study's statistics (`results/study/study.json`, when present)
+/// under `study`: one file for the page's plots.
+fn sweep_with_study(sweep: &[u8]) -> Result<Vec<u8>, CliError> {
+    let Ok(study) = std::fs::read("results/study/study.json") else { return Ok(sweep.to_vec()) };
+    let bad = |what: &str, e: serde_json::Error| CliError::Usage(format!("{what}: {e}"));
+    let mut doc: serde_json::Value = serde_json::from_slice(sweep).map_err(|e| bad("results/sweep/sweep.json", e))?;
+    let study: serde_json::Value = serde_json::from_slice(&study).map_err(|e| bad("results/study/study.json", e))?;
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("study".into(), study);
+    }
+    serde_json::to_vec(&doc).map_err(|e| bad("bundled results", e))
 }

@@ -116,6 +116,34 @@ fn task_tables(out: &mut String, t: &TaskStudy) {
     out.push('\n');
 }
 
+/// Elmahdy et al. (arXiv 2408.10536), XLM-R fine-tuned, XQuAD-R: (training, alpha it
+/// corresponds to, Mo., Cr., Mul. mAP, bias). Cited, not measured here.
+const PAPER_XQUAD_R: [(&str, f64, f64, f64, f64, f64); 3] = [
+    ("X-X (monolingual batches)", 1.0, 0.792, 0.674, 0.547, 410.0),
+    ("X-Y (cross-lingual batches)", 0.0, 0.755, 0.700, 0.593, 295.0),
+    ("hybrid", 0.5, 0.798, 0.705, 0.593, 287.0),
+];
+
+/// The paper's XQuAD-R figures beside ours for the same training kinds.
+fn paper_comparison(out: &mut String, t: &TaskStudy) {
+    let _ = writeln!(out, "### Beside the paper (XQuAD-R; the paper's XLM-R numbers are cited from arXiv 2408.10536)
+");
+    let _ = writeln!(out, "| training | paper Mo. / Cr. / Mul. mAP | paper bias | ours ({}) Mo. / Cr. / Mul. mAP | ours bias |", t.task);
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    if let Some(b) = &t.base {
+        let _ = writeln!(out, "| none (our base model) | - | - | {} / {} / {} | {} |", num("mono_map", b["mono_map"]), num("cross_map", b["cross_map"]), num("multi_map", b["multi_map"]), num("bias", b["bias"]));
+    }
+    for (label, alpha, mo, cr, mul, bias) in PAPER_XQUAD_R {
+        let ours = t.alphas.iter().find(|a| a.alpha == alpha).map(|a| {
+            let f = |k: &str| mean_sd(k, a.mean[k], a.sd[k]);
+            (format!("{} / {} / {}", f("mono_map"), f("cross_map"), f("multi_map")), f("bias"))
+        });
+        let (o, ob) = ours.unwrap_or_else(|| ("-".into(), "-".into()));
+        let _ = writeln!(out, "| {label} (alpha = {alpha}) | {:.1} / {:.1} / {:.1} | {bias:.0} | {o} | {ob} |", 100.0 * mo, 100.0 * cr, 100.0 * mul);
+    }
+    out.push('\n');
+}
+
 /// The whole study as markdown: per task the seed summary, paired differences, trends, pair
 /// tables; then the label-free consistency and the claims.
 pub fn markdown(study: &Study) -> String {
@@ -126,6 +154,9 @@ pub fn markdown(study: &Study) -> String {
          resamples of questions (all language versions together), seed {}.\n",
         study.bootstrap, study.seed
     );
+    if let Some(t) = study.tasks.iter().find(|t| t.task == "xquad-r-heldout") {
+        paper_comparison(&mut out, t);
+    }
     for t in &study.tasks {
         task_tables(&mut out, t);
     }

@@ -190,13 +190,13 @@ impl PairData {
             train = train.truncate(config.max_questions);
             valid = valid.truncate(config.max_questions.max(config.batch_size));
         }
-        for (name, set) in [("training", &train), ("validation", &valid)] {
+        // Validation batches may be smaller than training ones (at most one question per group).
+        for (name, set, need) in [("training", &train, config.batch_size), ("validation", &valid, 2)] {
             let groups = distinct_groups(&set.positive_groups());
-            if groups < config.batch_size {
+            if groups < need {
                 return Err(TrainError::Data(format!(
-                    "{} {name} questions in {groups} groups of distinct answer sentences, fewer than the batch size {}",
+                    "{} {name} questions in {groups} groups of distinct answer sentences, fewer than the {need} a batch needs",
                     set.len(),
-                    config.batch_size
                 )));
             }
         }
@@ -341,7 +341,9 @@ impl Run<'_> {
         let device = self.device.clone().autodiff();
         let langs = prep.train.langs.len();
         let schedule = hybrid_schedule(&prep.train.positive_groups(), langs, cfg.batch_size, cfg.alpha, cfg.steps, cfg.seed);
-        let valid_schedule = validation_schedule(&prep.valid.positive_groups(), langs, cfg.batch_size, cfg.valid_batches.max(1));
+        let valid_groups = prep.valid.positive_groups();
+        let valid_batch = cfg.batch_size.min(distinct_groups(&valid_groups));
+        let valid_schedule = validation_schedule(&valid_groups, langs, valid_batch, cfg.valid_batches.max(1));
         let bert = self.base.config.init_with(&self.base.weights, &device)?;
         let mut model = TopLayers { layers: bert.layers.into_iter().skip(prep.split).collect() };
         let mut optim = AdamW::new(cfg.weight_decay);

@@ -41,6 +41,8 @@ pub struct UrlState {
     /// Task and model of the plots.
     pub task: String,
     pub heat: String,
+    /// Heat-map mode: "" = mAP, "delta" = change versus the base model.
+    pub hm: String,
     pub cpu: bool,
 }
 
@@ -58,13 +60,14 @@ impl UrlState {
             view: Some(get("view")).filter(|v| v == "charts").unwrap_or_else(|| "search".into()),
             task: Some(get("task")).filter(|l| !l.is_empty()).unwrap_or_else(|| "xquad-r-heldout".into()),
             heat: get("heat"),
+            hm: Some(get("hm")).filter(|m| m == "delta").unwrap_or_default(),
             cpu: get("backend") == "cpu",
         }
     }
 
     fn to_query(&self) -> String {
         let p = web_sys::UrlSearchParams::new().expect("URLSearchParams");
-        for (k, v) in [("q", &self.q), ("lang", &self.lang), ("pool", &self.pool), ("model", &self.model), ("cmp", &self.cmp), ("view", &self.view), ("task", &self.task), ("heat", &self.heat)] {
+        for (k, v) in [("q", &self.q), ("lang", &self.lang), ("pool", &self.pool), ("model", &self.model), ("cmp", &self.cmp), ("view", &self.view), ("task", &self.task), ("heat", &self.heat), ("hm", &self.hm)] {
             if !v.is_empty() {
                 p.append(k, v);
             }
@@ -448,6 +451,7 @@ pub fn App() -> Html {
                 "cmp" => u.cmp = v.clone(),
                 "task" => u.task = v.clone(),
                 "heat" => u.heat = v.clone(),
+                "hm" => u.hm = v.clone(),
                 _ => {}
             });
         })
@@ -521,7 +525,7 @@ pub fn App() -> Html {
                         </select>
                     </label>
                     <h3>{ "Retrieval quality vs alpha" }</h3>
-                    <p class="muted">{ "Mo.: query and pool in one language; Cr.: pool in another language; Mul.: one pool of all languages, where every language's answer must rank high. Bars: 95% bootstrap intervals; dashed: the base model." }</p>
+                    <p class="muted">{ "Mo.: query and pool in one language; Cr.: pool in another language; Mul.: one pool of all languages, where every language's answer must rank high. Each point: the change versus the base model, averaged over the training seeds; whiskers: the seeds' standard deviation; filled: the paired 95% bootstrap interval versus the base excludes zero. The table gives the paired differences between alphas." }</p>
                     { charts::map_vs_alpha(results, &task) }
                     <h3>{ "Language bias vs alpha" }</h3>
                     <p class="muted">{ "For each question, how far apart (in ranks) the best answers of the different languages land; lower means the model treats languages alike." }</p>
@@ -531,7 +535,13 @@ pub fn App() -> Html {
                             { for l.manifest.models.iter().map(|m| html! { <option value={m.name.clone()} selected={m.name == heat_model}>{ model_label(m) }</option> }) }
                         </select>
                     </h3>
-                    { charts::pair_heatmap(results, &heat_model, &task) }
+                    <label>{ "show " }
+                        <select onchange={select("hm")} data-testid="hm">
+                            <option value="" selected={url.hm.is_empty()}>{ "mAP" }</option>
+                            <option value="delta" selected={url.hm == "delta"}>{ "change vs base" }</option>
+                        </select>
+                    </label>
+                    { charts::pair_heatmap(results, &heat_model, &task, url.hm == "delta") }
                 </section>
             }
         }
