@@ -86,11 +86,45 @@ pub(crate) fn embed_cached(
     Ok((vectors, truncated, t0.elapsed().as_secs_f64()))
 }
 
-/// The embedding cache of one model and role.
+/// Vectors of `texts` for one model whose layers below `split` are the shared trunk: cached
+/// vectors from its embedding cache (keyed by `sha`), the rest through the trunk features in
+/// `trunk` (computed for all `texts` on first need and kept there for the next model) and the
+/// model's own top `layers`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn embed_top(
+    encoder: &Encoder,
+    dir: &std::path::Path,
+    sha: &str,
+    layers: &[crate::model::BertLayer],
+    split: usize,
+    texts: &[&str],
+    role: Role,
+    what: &str,
+    trunk: &mut Option<crate::encoder::Features>,
+) -> Result<Vec<f32>, CliError> {
+    let mut cache = open_cache(dir, sha, role, encoder)?;
+    let missing = cache.missing(texts);
+    if !missing.is_empty() {
+        if trunk.is_none() {
+            let mut bar = progress_bar(texts.len(), &format!("{what} trunk"));
+            *trunk = Some(encoder.features(texts, role, split, |n| bar.inc(n as u64))?);
+            bar.finish_and_clear();
+        }
+        let feats = trunk.as_ref().expect("computed above");
+        let mut bar = progress_bar(missing.len(), what);
+        let emb = encoder.encode_features(&feats.select(&missing), layers, |n| bar.inc(n as u64))?;
+        bar.finish_and_clear();
+        for (row, &i) in missing.iter().enumerate() {
+            cache.insert(texts[i], emb.row(row));
+        }
+        cache.save().map_err(|e| CliError::Usage(e.to_string()))?;
+    }
+    cache.gather(texts).ok_or_else(|| CliError::Usage("embedding cache lost a vector".into()))
+}
+
 /// Embeds `texts` with several checkpoints that share every layer below `split` (fine-tuned deltas
-/// of one base): the shared trunk runs once per text, then each checkpoint's own top layers.
-/// Cached per model exactly like [`embed_cached`]. Returns, per model, the vectors and the
-/// seconds spent (the trunk's time split evenly).
+/// of one base): the trunk runs once, then each checkpoint's own top layers ([`embed_top`]).
+/// Returns, per model, the vectors and the seconds spent (the first model pays for the trunk).
 pub(crate) fn embed_shared_trunk(
     encoder: &Encoder,
     dir: &std::path::Path,
@@ -100,36 +134,14 @@ pub(crate) fn embed_shared_trunk(
     role: Role,
     what: &str,
 ) -> Result<Vec<(Vec<f32>, f64)>, CliError> {
-    let mut caches = models.iter().map(|(_, sha, _)| open_cache(dir, sha, role, encoder)).collect::<Result<Vec<_>, _>>()?;
-    let mut secs = vec![0f64; models.len()];
-    let missing: std::collections::BTreeSet<usize> = caches.iter().flat_map(|c| c.missing(texts)).collect();
-    if !missing.is_empty() {
-        let slice: Vec<&str> = missing.into_iter().map(|i| texts[i]).collect();
-        let t0 = Instant::now();
-        let mut bar = progress_bar(slice.len(), &format!("{what} {role:?} trunk"));
-        let feats = encoder.features(&slice, role, split, |n| bar.inc(n as u64))?;
-        bar.finish_and_clear();
-        let trunk_s = t0.elapsed().as_secs_f64();
-        for (m, (name, _, layers)) in models.iter().enumerate() {
-            let need: Vec<usize> = caches[m].missing(&slice);
-            if need.is_empty() {
-                continue;
-            }
-            let t1 = Instant::now();
-            let mut bar = progress_bar(need.len(), &format!("{what} {role:?} {name}"));
-            let emb = encoder.encode_features(&feats.select(&need), layers, |n| bar.inc(n as u64))?;
-            bar.finish_and_clear();
-            for (row, &i) in need.iter().enumerate() {
-                caches[m].insert(slice[i], emb.row(row));
-            }
-            caches[m].save().map_err(|e| CliError::Usage(e.to_string()))?;
-            secs[m] = t1.elapsed().as_secs_f64() + trunk_s / models.len() as f64;
-        }
-    }
-    caches
+    let mut trunk = None;
+    models
         .iter()
-        .zip(secs)
-        .map(|(c, s)| c.gather(texts).map(|v| (v, s)).ok_or_else(|| CliError::Usage("embedding cache lost a vector".into())))
+        .map(|(name, sha, layers)| {
+            let t0 = Instant::now();
+            let v = embed_top(encoder, dir, sha, layers, split, texts, role, &format!("{what} {role:?} {name}"), &mut trunk)?;
+            Ok((v, t0.elapsed().as_secs_f64()))
+        })
         .collect()
 }
 

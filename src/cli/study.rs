@@ -1,5 +1,6 @@
-//! `hybrid-ir study`: reads the sweep's per-model results, writes `study.json` and `study.md`,
-//! and refreshes the generated block of RESULTS.md.
+//! `hybrid-ir study`: reads the sweep's per-model results, writes `study.json`, `study.md` and
+//! `pairs-<task>.csv` (every ordered language pair across alphas), and refreshes the generated
+//! blocks of RESULTS.md / README.md.
 
 use std::path::PathBuf;
 
@@ -19,19 +20,19 @@ pub struct StudyCmd {
     bootstrap: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// A markdown file whose block between `<!-- study:begin -->` and `<!-- study:end -->` is
-    /// replaced by the generated tables (e.g. RESULTS.md).
+    /// Markdown files to refresh (repeatable): the block between `<!-- study:begin -->` and
+    /// `<!-- study:end -->` gets every table, the one between `<!-- study-claims:begin -->` and
+    /// `<!-- study-claims:end -->` the claims table (e.g. RESULTS.md and README.md).
     #[arg(long)]
-    update: Option<PathBuf>,
+    update: Vec<PathBuf>,
 }
 
-const BEGIN: &str = "<!-- study:begin -->";
-const END: &str = "<!-- study:end -->";
-
-/// `text` with the block between the markers replaced by `block`.
-fn splice(text: &str, block: &str) -> Option<String> {
-    let a = text.find(BEGIN)? + BEGIN.len();
-    let b = a + text[a..].find(END)?;
+/// `text` with the block between `<!-- NAME:begin -->` and `<!-- NAME:end -->` replaced by
+/// `block`; None when the markers are absent or out of order.
+fn splice(text: &str, name: &str, block: &str) -> Option<String> {
+    let (begin, end) = (format!("<!-- {name}:begin -->"), format!("<!-- {name}:end -->"));
+    let a = text.find(&begin)? + begin.len();
+    let b = a + text[a..].find(&end)?;
     Some(format!("{}\n{}\n{}", &text[..a], block.trim_end(), &text[b..]))
 }
 
@@ -46,13 +47,42 @@ pub fn study(cmd: StudyCmd) -> Result<(), CliError> {
     std::fs::create_dir_all(&cmd.out).map_err(|e| CliError::io(cmd.out.display(), e))?;
     let json = serde_json::to_string_pretty(&s).map_err(|e| CliError::Usage(e.to_string()))?;
     crate::train::write_atomic(&cmd.out.join("study.json"), json.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
+    for t in s.tasks.iter().filter(|t| !t.pairs.is_empty()) {
+        // Every ordered pair's Cr. mAP: base, then seed mean and sd per alpha.
+        let mut csv = String::from("query,pool,base");
+        for a in &t.alphas {
+            csv += &format!(",alpha_{0}_mean,alpha_{0}_sd", a.alpha);
+        }
+        csv.push('\n');
+        for p in &t.pairs {
+            csv += &format!("{},{},{:.5}", p.query, p.pool, p.base);
+            for (m, sd) in p.mean.iter().zip(&p.sd) {
+                csv += &format!(",{m:.5},{sd:.5}");
+            }
+            csv.push('\n');
+        }
+        let path = cmd.out.join(format!("pairs-{}.csv", t.task));
+        std::fs::write(&path, csv).map_err(|e| CliError::io(path.display(), e))?;
+    }
     let md = study::markdown(&s);
     crate::train::write_atomic(&cmd.out.join("study.md"), md.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
-    if let Some(path) = &cmd.update {
+    let claims = study::claims_markdown(&s);
+    for path in &cmd.update {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path.display(), e))?;
-        let new = splice(&text, &md)
-            .ok_or_else(|| CliError::Usage(format!("{}: no `{BEGIN}` ... `{END}` block to replace", path.display())))?;
+        let mut new = text.clone();
+        for (name, block) in [("study", &md), ("study-claims", &claims)] {
+            if let Some(t) = splice(&new, name, block) {
+                new = t;
+            }
+        }
+        if new == text && !text.contains("<!-- study") {
+            return Err(CliError::Usage(format!(
+                "{}: no `<!-- study:begin -->` or `<!-- study-claims:begin -->` block (with its `:end`) to replace",
+                path.display()
+            )));
+        }
         crate::train::write_atomic(path, new.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
+        eprintln!("study: refreshed {}", path.display());
     }
     print!("{md}");
     eprintln!("study: wrote {} and study.md in {:.1} s", cmd.out.join("study.json").display(), t0.elapsed().as_secs_f64());
@@ -64,10 +94,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splice_replaces_only_the_block() {
-        let doc = format!("intro\n{BEGIN}\nold\n{END}\noutro\n");
-        assert_eq!(splice(&doc, "new\n").unwrap(), format!("intro\n{BEGIN}\nnew\n{END}\noutro\n"));
-        assert!(splice("no markers", "x").is_none());
-        assert!(splice(&format!("{END} then {BEGIN}"), "x").is_none(), "markers out of order");
+    fn splice_replaces_only_the_named_block() {
+        let doc = "intro\n<!-- study:begin -->\nold\n<!-- study:end -->\nmid\n<!-- study-claims:begin -->\nc\n<!-- study-claims:end -->\n";
+        let once = splice(doc, "study", "new\n").unwrap();
+        assert_eq!(once, doc.replace("\nold\n", "\nnew\n"));
+        assert_eq!(splice(&once, "study-claims", "C").unwrap(), once.replace("\nc\n", "\nC\n"));
+        assert!(splice("no markers", "study", "x").is_none());
+        assert!(splice("<!-- study:end --> then <!-- study:begin -->", "study", "x").is_none(), "markers out of order");
     }
 }

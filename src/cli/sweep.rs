@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::eval::{cache_dir, git_commit, open_cache, pool_role, print_counts, write_questions};
+use super::eval::{cache_dir, embed_top, git_commit, pool_role, print_counts, write_questions};
 use super::train::{prepare_logged_pairs, train_one, TrainArgs};
-use super::{load_checkpoint, load_encoder, progress_bar, CliError};
+use super::{load_checkpoint, load_encoder, CliError};
 use crate::encoder::{BackendKind, Encoder, Features, PIPELINE_VERSION};
 use crate::model::{load_delta_dir, BertLayer, Checkpoint, DeltaManifest, DELTA_MANIFEST, DELTA_WEIGHTS};
 use crate::report::{self, EvalOptions, QuestionTable, Report, TaskReport};
@@ -81,7 +81,7 @@ struct Evaluator<'a> {
     bootstrap: usize,
     tasks: Vec<Task>,
     /// Trunk features by (role, sha256 of the text list).
-    trunk: HashMap<(bool, String), Features>,
+    trunk: HashMap<(bool, String), Option<Features>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -100,30 +100,18 @@ impl<'a> Evaluator<'a> {
         Ok(Evaluator { encoder, cache, split, bootstrap, tasks, trunk: HashMap::new() })
     }
 
-    /// Vectors of `texts` for one model (its sha256 keys the embedding cache), running the trunk
-    /// only for texts some model still lacks.
+    /// Vectors of `texts` for one model (its sha256 keys the embedding cache); trunk features
+    /// are computed once per text list and role for every model of the process.
     fn embed(&mut self, sha: &str, layers: &[BertLayer], texts: &[&str], role: Role, what: &str, stages: &mut Stages) -> Result<Vec<f32>, CliError> {
-        let mut cache = open_cache(&self.cache, sha, role, self.encoder)?;
-        let missing = cache.missing(texts);
-        if !missing.is_empty() {
-            let key = (role == Role::Query, crate::model::sha256_hex(texts.join("\u{1f}").as_bytes()));
-            if !self.trunk.contains_key(&key) {
-                let t0 = Instant::now();
-                let mut bar = progress_bar(texts.len(), &format!("{what} trunk"));
-                let feats = self.encoder.features(texts, role, self.split, |n| bar.inc(n as u64))?;
-                bar.finish_and_clear();
-                stages.record(format!("trunk {what}"), t0);
-                self.trunk.insert(key.clone(), feats);
-            }
-            let mut bar = progress_bar(missing.len(), what);
-            let emb = self.encoder.encode_features(&self.trunk[&key].select(&missing), layers, |n| bar.inc(n as u64))?;
-            bar.finish_and_clear();
-            for (row, &i) in missing.iter().enumerate() {
-                cache.insert(texts[i], emb.row(row));
-            }
-            cache.save().map_err(|e| CliError::Usage(e.to_string()))?;
+        let key = (role == Role::Query, crate::model::sha256_hex(texts.join("\u{1f}").as_bytes()));
+        let trunk = self.trunk.entry(key).or_default();
+        let had_trunk = trunk.is_some();
+        let t0 = Instant::now();
+        let v = embed_top(self.encoder, &self.cache, sha, layers, self.split, texts, role, what, trunk)?;
+        if !had_trunk && trunk.is_some() {
+            stages.record(format!("trunk+top {what}"), t0);
         }
-        cache.gather(texts).ok_or_else(|| CliError::Usage("embedding cache lost a vector".into()))
+        Ok(v)
     }
 
     /// Every task for one model: reports and per-question tables.

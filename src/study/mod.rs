@@ -19,7 +19,7 @@ use thiserror::Error;
 pub use claims::{claims, Claim, Verdict};
 pub use grid::{cells, parse_name, Cell};
 pub use stats::{Interval, FIGURES, FIGURE_LABELS};
-pub use tables::markdown;
+pub use tables::{claims_markdown, markdown};
 
 use crate::report::{QuestionTable, Report, SEEN_LANGS};
 
@@ -174,7 +174,7 @@ fn contrast_plan(alphas: &[f64], has_base: bool) -> Vec<(Option<usize>, Option<u
     let (lo, hi) = (0, alphas.len() - 1);
     let mid = (0..alphas.len()).min_by(|&a, &b| (alphas[a] - 0.5).abs().total_cmp(&(alphas[b] - 0.5).abs())).unwrap_or(0);
     for (a, b) in [(mid, lo), (mid, hi), (lo, hi)] {
-        if a != b && !plan.contains(&(Some(a), Some(b))) {
+        if a != b && !plan.contains(&(Some(a), Some(b))) && !plan.contains(&(Some(b), Some(a))) {
             plan.push((Some(a), Some(b)));
         }
     }
@@ -354,5 +354,7 @@ mod tests {
         assert_eq!(plan.len(), 5 + 5);
         assert_eq!(contrast_plan(&[0.5], false), vec![]);
         assert_eq!(contrast_plan(&[0.0, 1.0], false), vec![(Some(0), Some(1))]);
+        // A grid cut short at 0.5: its largest alpha is the hybrid one; no pair twice.
+        assert_eq!(contrast_plan(&[0.0, 0.25, 0.5], false), vec![(Some(2), Some(0)), (Some(1), Some(2))]);
     }
 }

@@ -86,6 +86,20 @@ fn task_tables(out: &mut String, t: &TaskStudy) {
         let cells: Vec<String> = figs.iter().map(|&f| interval(FIGURES[f], &t.trends[FIGURES[f]])).collect();
         let _ = writeln!(out, "| slope per unit alpha | {} |", cells.join(" | "));
     }
+    let between: Vec<&super::Contrast> = t.contrasts.iter().filter(|c| c.b != "base").collect();
+    if !between.is_empty() {
+        let count = |f: &str| between.iter().filter(|c| c.figures.get(f).is_some_and(|iv| iv.excludes_zero())).count();
+        let _ = writeln!(
+            out,
+            "\nSeparating alphas on {}: of {} paired differences between alphas, {} exclude zero for Mo. mAP, {} for Cr. mAP, {} for Mul. mAP, {} for bias.",
+            t.task,
+            between.len(),
+            count("mono_map"),
+            count("cross_map"),
+            count("multi_map"),
+            count("bias")
+        );
+    }
     if !t.groups.is_empty() {
         let _ = writeln!(out, "\nCr. mAP by training languages (XQuAD's 12 = seen):\n");
         let alphas: Vec<String> = t.alphas.iter().map(|a| format!("alpha = {}", a.alpha)).collect();
@@ -176,7 +190,14 @@ pub fn markdown(study: &Study) -> String {
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "### Claims\n\n| claim | task | verdict | evidence (x100; bias in ranks) |\n|---|---|---|---|");
+    let _ = writeln!(out, "### Claims\n");
+    out += &claims_markdown(study);
+    out
+}
+
+/// The claims table alone (every task), for the README's summary.
+pub fn claims_markdown(study: &Study) -> String {
+    let mut out = String::from("| claim | task | verdict | evidence: paired differences x100 (bias in ranks), 95% CI |\n|---|---|---|---|\n");
     for t in &study.tasks {
         for c in claims(t) {
             let _ = writeln!(out, "| {} | {} | **{}** | {} |", c.claim, c.task, c.verdict.label(), c.evidence);

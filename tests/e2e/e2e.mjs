@@ -107,9 +107,25 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   check((await page2.inputValue('[data-testid=cmp]')) === m1, 'shared URL: same comparison');
   check((await page2.inputValue('[data-testid=lang]')) === last.lang, 'shared URL: same language');
   await page2.click('[data-testid=tab-charts]');
-  await page2.waitForSelector('svg.chart, .charts p', { timeout: 30000 });
+  await page2.waitForSelector('svg.chart', { timeout: 60000 }).catch(() => {});
   check(page2.url().includes('view=charts'), 'charts view is in the URL');
+  check((await page2.$$('svg.chart circle')).length > 0, 'the plots are drawn with data points');
   await page2.screenshot({ path: `${out}/charts.png`, fullPage: true });
+  // The study's statistics: seed spread (whiskers), marks that say whether the paired interval
+  // versus the base excludes zero, the paired differences between alphas, the bias trend.
+  const bundled = await (await fetch(`${base}/assets/results/sweep.json`)).json();
+  check(!!bundled.study, 'the bundle carries the study (results/study/study.json)');
+  const marks = await page2.$$eval('svg.chart.change circle', els => els.map(e => e.getAttribute('class')));
+  check(marks.length >= 3, `change-vs-base plot has points (${marks.length})`);
+  check(marks.includes('sig'), 'some alpha differs from the base with a paired interval excluding zero');
+  check((await page2.$$('svg.chart.change line.whisker')).length === marks.length, 'every point has a seed-spread whisker');
+  check((await page2.$$('[data-testid=contrasts] tr')).length >= 2, 'paired differences between alphas are listed');
+  check(((await page2.textContent('[data-testid=trend]')) || '').includes('ranks per unit alpha'), 'the bias trend is stated');
+  await page2.selectOption('[data-testid=hm]', 'delta');
+  await page2.waitForSelector('svg.heatmap.delta', { timeout: 10000 }).catch(() => {});
+  check((await page2.$$('svg.heatmap.delta rect')).length > 11, 'heat-map shows the change versus the base');
+  check(page2.url().includes('hm=delta'), 'heat-map mode is in the URL');
+  await page2.screenshot({ path: `${out}/charts-delta.png`, fullPage: true });
   // Safety: markup in a query is shown as text, never parsed.
   await page2.click('[data-testid=tab-search]');
   await page2.fill('[data-testid=query]', '<img src=x onerror="window.pwned=1"><b>bold</b>');
