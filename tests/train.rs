@@ -181,19 +181,19 @@ fn a_run_killed_mid_way_resumes_to_identical_weights() {
     assert!(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().contains("Paris"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    // A different configuration refuses the other run's state instead of mixing the two.
+    // A different configuration refuses the other run's state instead of mixing the two. The
+    // run is long (400 steps), so it is killed with its first saved state in place.
     std::fs::remove_dir_all(&killed).ok();
-    let mut child = tiny_train(&killed).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = tiny_train_steps(&killed, 400).stderr(std::process::Stdio::null()).spawn().unwrap();
     while state_step(&killed).is_none() && child.try_wait().unwrap().is_none() {
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().ok();
     child.wait().ok();
-    if killed.join(STATE_FILE).exists() {
-        let out = tiny_train(&killed).args(["--lr", "0.001"]).output().unwrap();
-        assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("different run"), "{}", String::from_utf8_lossy(&out.stderr));
-    }
+    assert!(killed.join(STATE_FILE).exists(), "the killed run left its resume state");
+    let out = tiny_train_steps(&killed, 400).args(["--lr", "0.001"]).output().unwrap();
+    assert!(!out.status.success(), "another configuration must not resume this state");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("different run"), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::remove_dir_all(&root).ok();
 }
 
