@@ -88,7 +88,11 @@ pub fn claims(t: &TaskStudy) -> Vec<Claim> {
                 let evidence = parts.iter().zip(&ivs).map(|((a, b, f), iv)| describe(a, b, f, iv)).collect::<Vec<_>>().join("; ");
                 out.push(claim(texts[i], decide(&ivs), evidence));
             }
-            _ => out.push(claim(texts[i], Verdict::NotTested, "the contrasts it needs are missing".into())),
+            Some(ivs) => {
+                let missing: Vec<&str> = parts.iter().zip(&ivs).filter(|(_, iv)| !iv.estimate.is_finite()).map(|((_, _, f), _)| *f).collect();
+                out.push(claim(texts[i], Verdict::NotTested, format!("the task has no {}", missing.join(", "))));
+            }
+            None => out.push(claim(texts[i], Verdict::NotTested, "the grid lacks the alphas it needs".into())),
         }
     };
     let both = |want: [i8; 2]| {
