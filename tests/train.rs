@@ -168,6 +168,12 @@ fn a_run_killed_mid_way_resumes_to_identical_weights() {
     // A rerun of a finished run is a no-op; the checkpoint evaluates like any model.
     let out = tiny_train(&straight).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("already trained"));
+    // A finished manifest without its weights (an unshipped seed in a fresh clone) trains again,
+    // to the same bytes.
+    std::fs::remove_file(straight.join(DELTA_WEIGHTS)).unwrap();
+    let out = tiny_train(&straight).output().unwrap();
+    assert!(out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("already trained"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read(straight.join(DELTA_WEIGHTS)).unwrap() == a, "retrained weights differ");
     let pool = root.join("pool.txt");
     std::fs::write(&pool, "Paris est la capitale de la France.\nDer Hund bellt.\n").unwrap();
     let out = Command::new(bin())

@@ -157,11 +157,14 @@ fn results_current(dir: &Path, identity: &str, evaluation: &serde_json::Value) -
         && report.tasks.iter().filter(|t| t.labelled).all(|t| dir.join(questions_file(&t.task)).is_file())
 }
 
-/// The finished checkpoint's manifest, if `dir` holds exactly this run.
+/// The finished checkpoint's manifest, if `dir` holds exactly this run with its weights (an
+/// unshipped seed's weights are not in git: a fresh clone retrains such a cell if its results
+/// are missing too).
 fn trained(dir: &Path, fingerprint: &str) -> Option<DeltaManifest> {
     let text = std::fs::read_to_string(dir.join(DELTA_MANIFEST)).ok()?;
     let m: DeltaManifest = serde_json::from_str(&text).ok()?;
-    (m.complete && m.fingerprint == fingerprint).then_some(m)
+    let weights = std::fs::read(dir.join(DELTA_WEIGHTS)).ok()?;
+    (m.complete && m.fingerprint == fingerprint && crate::model::sha256_hex(&weights) == m.weights_sha256).then_some(m)
 }
 
 #[allow(clippy::too_many_arguments)]

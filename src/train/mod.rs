@@ -326,12 +326,16 @@ impl Run<'_> {
         run_fingerprint(self.config, &self.base.sha256, p.split, &p.data, p.train.len())
     }
 
-    /// Whether `out` already holds the finished checkpoint of exactly this run.
+    /// Whether `out` already holds the finished checkpoint of exactly this run, weights included
+    /// (a manifest whose weights are gone, e.g. a git-ignored checkpoint in a fresh clone, is
+    /// trained again).
     pub fn is_complete(&self) -> bool {
-        std::fs::read_to_string(self.out.join(DELTA_MANIFEST))
+        let manifest = std::fs::read_to_string(self.out.join(DELTA_MANIFEST))
             .ok()
             .and_then(|t| serde_json::from_str::<DeltaManifest>(&t).ok())
-            .is_some_and(|m| m.complete && m.fingerprint == self.fingerprint())
+            .filter(|m| m.complete && m.fingerprint == self.fingerprint());
+        let weights = std::fs::read(self.out.join(DELTA_WEIGHTS)).ok();
+        matches!((manifest, weights), (Some(m), Some(w)) if crate::model::sha256_hex(&w) == m.weights_sha256)
     }
 
     pub fn run(&self, mut event: impl FnMut(TrainEvent)) -> Result<DeltaManifest, TrainError> {
