@@ -42,6 +42,10 @@ pub struct SweepCmd {
     /// Bootstrap resamples for each report's 95% intervals.
     #[arg(long, default_value_t = 1000)]
     bootstrap: usize,
+    /// Quick runs (tests): cut every evaluation pool to about N candidates, keeping whole
+    /// questions with their answers (0 = the full pools).
+    #[arg(long, default_value_t = 0)]
+    eval_pool_limit: usize,
     /// Train only; skip the evaluation.
     #[arg(long)]
     no_eval: bool,
@@ -85,19 +89,20 @@ struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    fn new(encoder: &'a Encoder, data: &Path, kinds: &[TaskKind], consistency_questions: usize, cache: PathBuf, split: usize, bootstrap: usize) -> Result<Self, CliError> {
+    fn new(encoder: &'a Encoder, data: &Path, kinds: &[TaskKind], cmd: &SweepCmd, cache: PathBuf, split: usize) -> Result<Self, CliError> {
         let mut tasks = Vec::new();
         for &kind in kinds {
-            let task = tasks::load_task(kind, data).map_err(|e| CliError::Usage(e.to_string()))?;
-            let task = if kind == TaskKind::MkqaConsistency && consistency_questions > 0 {
-                task.restrict(None, Some(consistency_questions))
-            } else {
-                task
-            };
+            let mut task = tasks::load_task(kind, data).map_err(|e| CliError::Usage(e.to_string()))?;
+            if kind == TaskKind::MkqaConsistency && cmd.consistency_questions > 0 {
+                task = task.restrict(None, Some(cmd.consistency_questions));
+            }
+            if cmd.eval_pool_limit > 0 && task.labelled && !task.pool_is_queries {
+                task = task.sample(cmd.eval_pool_limit);
+            }
             print_counts(&task);
             tasks.push(task);
         }
-        Ok(Evaluator { encoder, cache, split, bootstrap, tasks, trunk: HashMap::new() })
+        Ok(Evaluator { encoder, cache, split, bootstrap: cmd.bootstrap, tasks, trunk: HashMap::new() })
     }
 
     /// Vectors of `texts` for one model (its sha256 keys the embedding cache); trunk features
@@ -245,6 +250,11 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
         "max_len_query": cmd.args.model.max_len_query,
         "max_len_passage": cmd.args.model.max_len_passage,
     });
+    let mut evaluation = evaluation;
+    if cmd.eval_pool_limit > 0 {
+        // Only when set, so full runs keep the settings their committed results were made with.
+        evaluation["pool_limit"] = cmd.eval_pool_limit.into();
+    }
     let cache = cache_dir(cmd.cache_dir.as_ref());
     let mut evaluator: Option<Evaluator> = None;
     macro_rules! evaluator {
@@ -253,7 +263,7 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
                 Some(e) => e,
                 None => {
                     let t = Instant::now();
-                    let e = Evaluator::new(&encoder, &data, &kinds, cmd.consistency_questions, cache.clone(), split, cmd.bootstrap)?;
+                    let e = Evaluator::new(&encoder, &data, &kinds, &cmd, cache.clone(), split)?;
                     stages.record("load tasks", t);
                     evaluator.insert(e)
                 }

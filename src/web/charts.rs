@@ -249,9 +249,11 @@ pub fn bias_vs_alpha(results: &Value, task: &str) -> Html {
             ),
             _ => String::new(),
         };
+        // Two charts: ranks and shares do not share an axis.
         return html! {
             <>
-                { change_chart(st, &figs, "change vs base", format!("change in language bias versus the base model, by alpha, on {task}")) }
+                { change_chart(st, &figs[..1], "change vs base (ranks)", format!("change in language bias versus the base model, by alpha, on {task}")) }
+                { change_chart(st, &figs[1..], "change vs base (x100)", format!("change in the own-language top share versus the base model, by alpha, on {task}")) }
                 <p class="muted" data-testid="trend">{ trend }</p>
                 { contrast_table(st, &figs) }
             </>
@@ -361,6 +363,9 @@ pub fn pair_heatmap(results: &Value, model: &str, task: &str, delta: bool) -> Ht
     let Some(t) = task_report(results, model, task) else {
         return html! { <p class="muted">{ format!("{model} was not evaluated on {task}") }</p> };
     };
+    if delta && model == "base" {
+        return html! { <p class="muted">{ "Pick a fine-tuned checkpoint to see its change versus the base model." }</p> };
+    }
     let base = match (delta, task_report(results, "base", task)) {
         (false, _) => None,
         (true, Some(b)) => Some(b),

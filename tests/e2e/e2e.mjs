@@ -116,14 +116,17 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   const bundled = await (await fetch(`${base}/assets/results/sweep.json`)).json();
   check(!!bundled.study, 'the bundle carries the study (results/study/study.json)');
   const marks = await page2.$$eval('svg.chart.change circle', els => els.map(e => e.getAttribute('class')));
-  check(marks.length >= 3, `change-vs-base plot has points (${marks.length})`);
+  check(marks.length >= 3, `change-vs-base plots have points (${marks.length})`);
   check(marks.includes('sig'), 'some alpha differs from the base with a paired interval excluding zero');
   check((await page2.$$('svg.chart.change line.whisker')).length === marks.length, 'every point has a seed-spread whisker');
   check((await page2.$$('[data-testid=contrasts] tr')).length >= 2, 'paired differences between alphas are listed');
   check(((await page2.textContent('[data-testid=trend]')) || '').includes('ranks per unit alpha'), 'the bias trend is stated');
+  await page2.selectOption('[data-testid=heat]', m1 !== 'base' ? m1 : m2);
   await page2.selectOption('[data-testid=hm]', 'delta');
   await page2.waitForSelector('svg.heatmap.delta', { timeout: 10000 }).catch(() => {});
-  check((await page2.$$('svg.heatmap.delta rect')).length > 11, 'heat-map shows the change versus the base');
+  const fills = await page2.$$eval('svg.heatmap.delta rect', els => els.map(e => e.getAttribute('fill')));
+  check(fills.filter(f => f !== 'rgb(255,255,255)' && f !== '#eee').length > 11,
+    `heat-map shows a checkpoint's change versus the base (${fills.length} cells)`);
   check(page2.url().includes('hm=delta'), 'heat-map mode is in the URL');
   await page2.screenshot({ path: `${out}/charts-delta.png`, fullPage: true });
   // Safety: markup in a query is shown as text, never parsed.
