@@ -48,16 +48,24 @@ pub fn study(cmd: StudyCmd) -> Result<(), CliError> {
     let json = serde_json::to_string_pretty(&s).map_err(|e| CliError::Usage(e.to_string()))?;
     crate::train::write_atomic(&cmd.out.join("study.json"), json.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
     for t in s.tasks.iter().filter(|t| !t.pairs.is_empty()) {
-        // Every ordered pair's Cr. mAP: base, then seed mean and sd per alpha.
-        let mut csv = String::from("query,pool,base");
+        // Every ordered pair's Cr. mAP (base, seed mean and sd per alpha) and R@1.
+        let mut csv = String::from("query,pool,base_map");
         for a in &t.alphas {
-            csv += &format!(",alpha_{0}_mean,alpha_{0}_sd", a.alpha);
+            csv += &format!(",alpha_{0}_map_mean,alpha_{0}_map_sd", a.alpha);
+        }
+        csv += ",base_r1";
+        for a in &t.alphas {
+            csv += &format!(",alpha_{}_r1_mean", a.alpha);
         }
         csv.push('\n');
         for p in &t.pairs {
             csv += &format!("{},{},{:.5}", p.query, p.pool, p.base);
             for (m, sd) in p.mean.iter().zip(&p.sd) {
                 csv += &format!(",{m:.5},{sd:.5}");
+            }
+            csv += &format!(",{:.5}", p.r1_base);
+            for r in &p.r1_mean {
+                csv += &format!(",{r:.5}");
             }
             csv.push('\n');
         }

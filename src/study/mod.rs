@@ -117,6 +117,9 @@ pub struct PairRow {
     /// Seed-mean AP of the cell per alpha (order of `TaskStudy::alphas`), and its seed sd.
     pub mean: Vec<f64>,
     pub sd: Vec<f64>,
+    /// R@1 of the cell (from the reports): base, then the seed mean per alpha.
+    pub r1_base: f64,
+    pub r1_mean: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -307,12 +310,24 @@ fn analyse_task(
                 continue;
             }
             let per_alpha: Vec<Vec<f64>> = seed_cells.iter().map(|s| s.iter().map(|c| c[ci]).collect()).collect();
+            let r1 = |m: &ModelResult| {
+                m.report.tasks.iter().find(|t| t.task == task).and_then(|t| t.cross.get(x)?.get(y)).map(|s| s.r1)
+            };
+            let r1_mean = used_alphas
+                .iter()
+                .map(|&a| {
+                    let v: Vec<f64> = models.iter().filter(|m| m.cell.is_some_and(|c| c.alpha == a)).filter_map(r1).collect();
+                    v.iter().sum::<f64>() / v.len().max(1) as f64
+                })
+                .collect();
             pairs.push(PairRow {
                 query: x.clone(),
                 pool: y.clone(),
                 base: base_cells.as_ref().map(|b| b[ci]).unwrap_or(f64::NAN),
                 mean: per_alpha.iter().map(|v| v.iter().sum::<f64>() / v.len().max(1) as f64).collect(),
                 sd: per_alpha.iter().map(|v| sd(v)).collect(),
+                r1_base: base.and_then(r1).unwrap_or(f64::NAN),
+                r1_mean,
             });
         }
         if task == "mkqa" || task == "mkqa-parallel" {
