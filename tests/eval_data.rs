@@ -175,6 +175,11 @@ fn evaluation_driver_on_known_embeddings() {
     assert_eq!(questions.cell_ap[cell("en", "de")][0], 0.5);
     assert_eq!(questions.multi_ap[1][0], en_multi.map as f32);
     assert_eq!((questions.bias[1][0], questions.own_top[1][0]), (3.0, 1.0));
+    // The study's figures from the table equal the report's macro averages.
+    let f = hybrid_ir::study::stats::figures(&questions, &[1]);
+    let near = |a: f64, b: f64| (a - b).abs() < 1e-4;
+    assert!(near(f[0], rep.macro_avg.mono.map) && near(f[1], rep.macro_avg.cross.map) && near(f[2], rep.macro_avg.multi.map), "{f:?}");
+    assert!(near(f[3], rep.macro_avg.multi.r1) && near(f[4], rep.macro_avg.multi.r10) && near(f[5], rep.bias.mean), "{f:?}");
 }
 
 /// Parallel-question retrieval: the pool is the questions themselves; a query never retrieves

@@ -310,5 +310,12 @@ fn sweep_runs_cell_by_cell_resumes_and_feeds_the_study() {
     let xq = study["tasks"].as_array().unwrap().iter().find(|t| t["task"] == "xquad-r-heldout").unwrap();
     assert_eq!(xq["alphas"].as_array().unwrap().len(), 2);
     assert!(xq["contrasts"].as_array().unwrap().iter().any(|c| c["a"] == "0" && c["b"] == "1"), "{}", xq["contrasts"]);
+    // Figures recomputed from the per-question tables equal the reports' macro averages.
+    let base: serde_json::Value = serde_json::from_slice(&std::fs::read(results.join("base/report.json")).unwrap()).unwrap();
+    let rep = base["tasks"].as_array().unwrap().iter().find(|t| t["task"] == "xquad-r-heldout").unwrap();
+    for (fig, setting) in [("mono_map", "mono"), ("cross_map", "cross"), ("multi_map", "multi")] {
+        let (a, b) = (xq["base"][fig].as_f64().unwrap(), rep["macro"][setting]["map"].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-4, "{fig}: study {a} vs report {b}");
+    }
     std::fs::remove_dir_all(&root).ok();
 }
