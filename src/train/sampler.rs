@@ -160,7 +160,8 @@ mod tests {
 
     #[test]
     fn same_seed_same_batches_other_seed_other_batches() {
-        assert_eq!(hybrid_schedule(&ids(80), 12, 8, 0.5, 100, 1), hybrid_schedule(&ids(80), 12, 8, 0.5, 100, 1));
+        let (first, again) = (hybrid_schedule(&ids(80), 12, 8, 0.5, 100, 1), hybrid_schedule(&ids(80), 12, 8, 0.5, 100, 1));
+        assert_eq!(first, again, "same seed, same batches");
         assert_ne!(hybrid_schedule(&ids(80), 12, 8, 0.5, 100, 1), hybrid_schedule(&ids(80), 12, 8, 0.5, 100, 2));
     }
 

@@ -107,7 +107,8 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   check((await page2.inputValue('[data-testid=cmp]')) === m1, 'shared URL: same comparison');
   check((await page2.inputValue('[data-testid=lang]')) === last.lang, 'shared URL: same language');
   await page2.click('[data-testid=tab-charts]');
-  await page2.waitForSelector('svg.chart', { timeout: 60000 }).catch(() => {});
+  const appears = (page, sel, timeout) => page.waitForSelector(sel, { timeout }).then(() => true, () => false);
+  check(await appears(page2, 'svg.chart', 60000), 'the charts view draws svg.chart');
   check(page2.url().includes('view=charts'), 'charts view is in the URL');
   check((await page2.$$('svg.chart circle')).length > 0, 'the plots are drawn with data points');
   await page2.screenshot({ path: `${out}/charts.png`, fullPage: true });
@@ -123,7 +124,7 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   check(((await page2.textContent('[data-testid=trend]')) || '').includes('ranks per unit alpha'), 'the bias trend is stated');
   await page2.selectOption('[data-testid=heat]', m1 !== 'base' ? m1 : m2);
   await page2.selectOption('[data-testid=hm]', 'delta');
-  await page2.waitForSelector('svg.heatmap.delta', { timeout: 10000 }).catch(() => {});
+  check(await appears(page2, 'svg.heatmap.delta', 10000), 'the heat-map switches to the change versus the base');
   const fills = await page2.$$eval('svg.heatmap.delta rect', els => els.map(e => e.getAttribute('fill')));
   check(fills.filter(f => f !== 'rgb(255,255,255)' && f !== '#eee').length > 11,
     `heat-map shows a checkpoint's change versus the base (${fills.length} cells)`);
