@@ -381,7 +381,7 @@ struct SweepEntry {
 }
 
 /// `results/sweep.json` + `sweep.csv` from every model folder with a report (any cells, any
-/// session): what the page's plots and `scripts/sweep-table` read.
+/// session): what the page's plots read.
 fn collect(cmd: &SweepCmd, base: &Checkpoint) -> Result<(), CliError> {
     let models = study::load_results(&cmd.results).map_err(usage)?;
     let mut entries = Vec::new();
