@@ -287,6 +287,8 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
 
     let fingerprints: Vec<String> =
         grid.iter().map(|c| pairs.fingerprint(&cmd.args.config(c.alpha, c.seed), &base.sha256, split)).collect();
+    // The pairs do not depend on alpha or seed: loaded once, given to the trunk on first need.
+    let mut pairs = Some(pairs);
     let mut prepared: Option<Prepared> = None;
     for (cell, fingerprint) in grid.iter().zip(&fingerprints) {
         let name = cell.name();
@@ -302,8 +304,8 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
             None => {
                 if prepared.is_none() {
                     let tp = Instant::now();
-                    let again = PairData::load(&data, &config).map_err(usage)?;
-                    prepared = Some(prepare_logged_pairs(&encoder, again, &config)?);
+                    let loaded = pairs.take().expect("pairs are taken once, with `prepared` set");
+                    prepared = Some(prepare_logged_pairs(&encoder, loaded, &config)?);
                     stages.record("trunk features of the training pairs", tp);
                 }
                 let prep = prepared.as_ref().expect("just prepared");
