@@ -7,6 +7,8 @@
 
 pub mod assets;
 pub mod encoder;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod files;
 pub mod model;
 pub mod tokenize;
 

@@ -87,6 +87,25 @@ pub struct PoolTexts {
     pub texts: Vec<String>,
 }
 
+impl PoolTexts {
+    /// Parses a pool file and checks that its three arrays line up (every later index relies on it).
+    pub fn from_json(bytes: &[u8], file: &str) -> Result<PoolTexts, String> {
+        let t: PoolTexts = serde_json::from_slice(bytes).map_err(|e| format!("{file}: {e}"))?;
+        if t.ids.len() != t.texts.len() || t.langs.len() != t.texts.len() {
+            return Err(format!("{file}: {} ids, {} languages and {} texts; expected one of each per candidate", t.ids.len(), t.langs.len(), t.texts.len()));
+        }
+        Ok(t)
+    }
+
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+}
+
 /// A dataset question offered as an example; `relevant` indexes the pool it belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Example {
@@ -165,8 +184,11 @@ pub fn decode_int8(bytes: &[u8], file: &str) -> Result<(Vec<f32>, usize), String
     }
     let rows = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
     let dim = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
-    let need = 12 + rows * 4 + rows * dim;
-    if bytes.len() != need {
+    let need = (rows as u64).checked_mul(4 + dim as u64).and_then(|n| n.checked_add(12)).unwrap_or(u64::MAX);
+    if dim == 0 && rows > 0 {
+        return Err(bad("dimension 0"));
+    }
+    if bytes.len() as u64 != need {
         return Err(bad(&format!("{rows} x {dim} needs {need} bytes, file has {}", bytes.len())));
     }
     let scales = &bytes[12..12 + rows * 4];
@@ -274,8 +296,24 @@ pub mod engine {
     }
 
     /// Cosine scores of one query against a pool, then the top `k` and the ranks of `relevant`.
-    pub fn rank(query: &[f32], vectors: &[f32], langs: &[u16], n_langs: usize, relevant: &[u32], k: usize) -> QueryRanking {
-        let scores: Vec<f32> = vectors.chunks_exact(query.len().max(1)).map(|row| row.iter().zip(query).map(|(a, b)| a * b).sum()).collect();
-        rank_row(&scores, relevant, langs, n_langs, k, 0)
+    /// Every index and size comes from files or messages, so each is checked: an error, never
+    /// a trap.
+    pub fn rank(query: &[f32], vectors: &[f32], langs: &[u16], n_langs: usize, relevant: &[u32], k: usize) -> Result<QueryRanking, String> {
+        let dim = query.len();
+        if dim == 0 || vectors.len() % dim != 0 {
+            return Err(format!("the pool index holds {} values, not rows of the query's {dim}", vectors.len()));
+        }
+        let rows = vectors.len() / dim;
+        if langs.len() != rows {
+            return Err(format!("the pool index has {rows} rows but the pool {} languages", langs.len()));
+        }
+        if let Some(&l) = langs.iter().find(|&&l| l as usize >= n_langs) {
+            return Err(format!("pool language index {l} is not below {n_langs}"));
+        }
+        if let Some(&r) = relevant.iter().find(|&&r| r as usize >= rows) {
+            return Err(format!("relevant candidate {r} is outside the pool of {rows}"));
+        }
+        let scores: Vec<f32> = vectors.chunks_exact(dim).map(|row| row.iter().zip(query).map(|(a, b)| a * b).sum()).collect();
+        Ok(rank_row(&scores, relevant, langs, n_langs, k.min(rows), 0))
     }
 }

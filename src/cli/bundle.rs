@@ -27,14 +27,14 @@ impl PageEngine {
     pub fn open(dir: &Path, model: Option<&str>, args: &ModelArgs) -> Result<PageEngine, CliError> {
         let text = std::fs::read(dir.join("manifest.json")).map_err(|e| CliError::io(dir.join("manifest.json").display(), e))?;
         let manifest: AssetManifest =
-            serde_json::from_slice(&text).map_err(|e| CliError::Usage(format!("{}/manifest.json: {e}", dir.display())))?;
+            serde_json::from_slice(&text).map_err(|e| CliError::json(format!("{}/manifest.json", dir.display()), e))?;
         let name = model.map(str::to_string).unwrap_or_else(|| manifest.default_model.clone());
         let entry = manifest
             .models
             .iter()
             .find(|m| m.name == name)
             .cloned()
-            .ok_or_else(|| CliError::Usage(format!("model {name} is not in the bundle {}", dir.display())))?;
+            .ok_or_else(|| CliError::Bundle(format!("model {name} is not in the bundle {}", dir.display())))?;
         let checked = |f: &FileEntry| read_checked(dir, f);
         let mut tok_json = Vec::new();
         flate2::read::GzDecoder::new(&checked(&manifest.tokenizer)?[..])
@@ -67,7 +67,7 @@ impl PageEngine {
         }
         let shards = &self.manifest.words;
         for i in engine::missing_shards(&self.words, shards, &ids) {
-            let entry = shards.entry(i).ok_or_else(|| CliError::Usage(format!("word shard {i} is not in the manifest")))?;
+            let entry = shards.entry(i).ok_or_else(|| CliError::Bundle(format!("word shard {i} is not in the manifest")))?;
             let bytes = read_checked(&self.dir, &entry)?;
             self.shard_bytes_read += bytes.len() as u64;
             engine::add_shard(&mut self.words, shards, i, &bytes).map_err(CliError::Usage)?;
@@ -84,13 +84,13 @@ impl PageEngine {
 
     /// The model's int8 embeddings of `pool`, decoded.
     pub fn pool_vectors(&self, pool: &str) -> Result<Vec<f32>, CliError> {
-        let file = self.model.pools.get(pool).ok_or_else(|| CliError::Usage(format!("{} has no {pool} index", self.model.name)))?;
+        let file = self.model.pools.get(pool).ok_or_else(|| CliError::Bundle(format!("{} has no {pool} index", self.model.name)))?;
         Ok(decode_int8(&read_checked(&self.dir, file)?, &file.path).map_err(CliError::Usage)?.0)
     }
 
     pub fn pool_texts(&self, pool: &str) -> Result<PoolTexts, CliError> {
-        let entry = self.manifest.pools.iter().find(|p| p.name == pool).ok_or_else(|| CliError::Usage(format!("pool {pool} is not in the bundle")))?;
-        serde_json::from_slice(&read_checked(&self.dir, &entry.texts)?).map_err(|e| CliError::Usage(format!("{}: {e}", entry.texts.path)))
+        let entry = self.manifest.pools.iter().find(|p| p.name == pool).ok_or_else(|| CliError::Bundle(format!("pool {pool} is not in the bundle")))?;
+        PoolTexts::from_json(&read_checked(&self.dir, &entry.texts)?, &entry.texts.path).map_err(CliError::Bundle)
     }
 }
 
@@ -98,7 +98,7 @@ fn read_checked(dir: &Path, f: &FileEntry) -> Result<Vec<u8>, CliError> {
     let path = dir.join(&f.path);
     let bytes = std::fs::read(&path).map_err(|e| CliError::io(path.display(), e))?;
     if sha256_hex(&bytes) != f.sha256 {
-        return Err(CliError::Usage(format!("{}: sha256 does not match the bundle manifest; rebuild with `hybrid-ir web-assets`", path.display())));
+        return Err(CliError::Bundle(format!("{}: sha256 does not match the bundle manifest; rebuild with `hybrid-ir web-assets`", path.display())));
     }
     Ok(bytes)
 }

@@ -112,14 +112,8 @@ pub fn encode(args: EncodeArgs) -> Result<(), CliError> {
     bar.finish_and_clear();
     match &args.output {
         Some(path) => {
-            let tmp = path.with_extension("npy.partial");
-            let file = std::fs::File::create(&tmp).map_err(|e| CliError::io(tmp.display(), e))?;
-            let mut w = BufWriter::new(file);
-            npy::write_f32_matrix(&mut w, &emb.data, emb.len(), emb.dim)
-                .and_then(|_| w.flush())
-                .map_err(|e| CliError::io(tmp.display(), e))?;
-            drop(w);
-            std::fs::rename(&tmp, path).map_err(|e| CliError::io(path.display(), e))?;
+            crate::files::write_atomic_with(path, |w| npy::write_f32_matrix(w, &emb.data, emb.len(), emb.dim))
+                .map_err(|e| CliError::io(path.display(), e))?;
         }
         None => {
             let stdout = std::io::stdout();
@@ -186,7 +180,7 @@ fn search_bundle(args: &SearchArgs, dir: &std::path::Path) -> Result<(), CliErro
     let t0 = Instant::now();
     let q = page.encoder.encode(&[args.query.as_str()], Role::Query, |_| {})?.data;
     let query_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let ranked = engine::rank(&q, &vectors, &langs, n_langs, &[], args.top);
+    let ranked = engine::rank(&q, &vectors, &langs, n_langs, &[], args.top).map_err(CliError::Bundle)?;
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     for (rank, (c, score)) in ranked.top_multi.iter().enumerate() {

@@ -78,11 +78,11 @@ pub(crate) fn embed_cached(
             for (row, t) in slice.iter().enumerate() {
                 cache.insert(t, emb.row(row));
             }
-            cache.save().map_err(|e| CliError::Usage(e.to_string()))?;
+            cache.save().map_err(CliError::from)?;
         }
         bar.finish_and_clear();
     }
-    let vectors = cache.gather(texts).ok_or_else(|| CliError::Usage("embedding cache lost a vector".into()))?;
+    let vectors = cache.gather(texts).ok_or_else(|| CliError::Bundle("embedding cache lost a vector".into()))?;
     Ok((vectors, truncated, t0.elapsed().as_secs_f64()))
 }
 
@@ -117,9 +117,9 @@ pub(crate) fn embed_top(
         for (row, &i) in missing.iter().enumerate() {
             cache.insert(texts[i], emb.row(row));
         }
-        cache.save().map_err(|e| CliError::Usage(e.to_string()))?;
+        cache.save().map_err(CliError::from)?;
     }
-    cache.gather(texts).ok_or_else(|| CliError::Usage("embedding cache lost a vector".into()))
+    cache.gather(texts).ok_or_else(|| CliError::Bundle("embedding cache lost a vector".into()))
 }
 
 /// Embeds `texts` with several checkpoints that share every layer below `split` (fine-tuned deltas
@@ -151,7 +151,7 @@ pub(crate) fn open_cache(dir: &std::path::Path, model_sha256: &str, role: Role, 
         Role::Passage => "passage",
     };
     EmbeddingCache::open(dir, model_sha256, crate::encoder::PIPELINE_VERSION, role_name, encoder.config.max_len(role), encoder.dim())
-        .map_err(|e| CliError::Usage(e.to_string()))
+        .map_err(CliError::from)
 }
 
 /// The role pool texts are embedded in: passages, or queries when the pool is the questions.
@@ -166,7 +166,7 @@ pub(crate) fn pool_role(task: &Task) -> Role {
 /// Writes `dir/<task>.questions.st.gz` atomically.
 pub(crate) fn write_questions(dir: &std::path::Path, table: &report::QuestionTable) -> Result<(), CliError> {
     let bytes = table.to_bytes().map_err(CliError::Usage)?;
-    crate::train::write_atomic(&dir.join(crate::study::questions_file(&table.index.task)), &bytes).map_err(|e| CliError::Usage(e.to_string()))
+    super::write_atomic(&dir.join(crate::study::questions_file(&table.index.task)), &bytes)
 }
 
 pub(crate) fn print_counts(task: &Task) {
@@ -199,7 +199,7 @@ pub fn eval(args: EvalArgs) -> Result<(), CliError> {
     let device = crate::encoder::BackendKind::Flex.device()?;
     let mut reports: Vec<TaskReport> = Vec::new();
     for kind in kinds {
-        let task = tasks::load_task(kind, &data).map_err(|e| CliError::Usage(e.to_string()))?;
+        let task = tasks::load_task(kind, &data).map_err(CliError::from)?;
         let task = if args.langs.is_some() || args.max_questions.is_some() {
             task.restrict(args.langs.as_deref(), args.max_questions)
         } else {
@@ -225,7 +225,7 @@ pub fn eval(args: EvalArgs) -> Result<(), CliError> {
         if let Some(out) = &args.out {
             std::fs::create_dir_all(out).map_err(|e| CliError::io(out.display(), e))?;
             let csv = out.join(format!("{}.csv", rep.task));
-            std::fs::write(&csv, report::csv_table(&rep)).map_err(|e| CliError::io(csv.display(), e))?;
+            super::write_atomic(&csv, report::csv_table(&rep).as_bytes())?;
             write_questions(out, &questions)?;
             if args.trec {
                 trec.write(out).map_err(|e| CliError::io(out.display(), e))?;
@@ -257,10 +257,8 @@ pub fn eval(args: EvalArgs) -> Result<(), CliError> {
             tasks: reports,
         };
         let path = out.join("report.json");
-        let tmp = out.join("report.json.partial");
-        let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::Usage(e.to_string()))?;
-        std::fs::write(&tmp, text).map_err(|e| CliError::io(tmp.display(), e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| CliError::io(path.display(), e))?;
+        let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::json("report.json", e))?;
+        super::write_atomic(&path, text.as_bytes())?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

@@ -14,17 +14,44 @@ use clap::{Parser, Subcommand};
 use thiserror::Error;
 
 use crate::encoder::{BackendKind, EncodeError};
+use crate::model::ModelError;
+use crate::rankings::CacheError;
+use crate::sources::SourceError;
+use crate::study::StudyError;
+use crate::train::TrainError;
 
+/// Every failure of a command: the layer's own error passed through, or one of the command line's.
 #[derive(Debug, Error)]
 pub enum CliError {
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Study(#[from] StudyError),
     #[error("{path}: {source}")]
     Io {
         path: String,
         #[source]
         source: std::io::Error,
     },
+    /// A file the command reads or writes is not the JSON it should be.
+    #[error("{what}: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A web bundle that does not match its manifest, or lacks what was asked of it.
+    #[error("{0}")]
+    Bundle(String),
+    /// Arguments that cannot work together, or inputs the user must change.
     #[error("{0}")]
     Usage(String),
 }
@@ -33,6 +60,15 @@ impl CliError {
     pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
         CliError::Io { path: path.to_string(), source }
     }
+
+    pub(crate) fn json(what: impl std::fmt::Display, source: serde_json::Error) -> Self {
+        CliError::Json { what: what.to_string(), source }
+    }
+}
+
+/// [`crate::files::write_atomic`] with the path in the error.
+pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    crate::files::write_atomic(path, bytes).map_err(|e| CliError::io(path.display(), e))
 }
 
 #[derive(Parser, Debug)]

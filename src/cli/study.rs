@@ -38,15 +38,15 @@ fn splice(text: &str, name: &str, block: &str) -> Option<String> {
 
 pub fn study(cmd: StudyCmd) -> Result<(), CliError> {
     let t0 = std::time::Instant::now();
-    let models = study::load_results(&cmd.results).map_err(|e| CliError::Usage(e.to_string()))?;
+    let models = study::load_results(&cmd.results).map_err(CliError::from)?;
     if models.is_empty() {
         return Err(CliError::Usage(format!("{}: no model results (run `hybrid-ir sweep` first)", cmd.results.display())));
     }
     eprintln!("study: {} models: {}", models.len(), models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "));
-    let s = study::analyse(&models, cmd.bootstrap, cmd.seed).map_err(|e| CliError::Usage(e.to_string()))?;
+    let s = study::analyse(&models, cmd.bootstrap, cmd.seed).map_err(CliError::from)?;
     std::fs::create_dir_all(&cmd.out).map_err(|e| CliError::io(cmd.out.display(), e))?;
-    let json = serde_json::to_string_pretty(&s).map_err(|e| CliError::Usage(e.to_string()))?;
-    crate::train::write_atomic(&cmd.out.join("study.json"), json.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&s).map_err(|e| CliError::json("study.json", e))?;
+    super::write_atomic(&cmd.out.join("study.json"), json.as_bytes())?;
     for t in s.tasks.iter().filter(|t| !t.pairs.is_empty()) {
         // Every ordered pair's Cr. mAP (base, seed mean and sd per alpha) and R@1.
         let mut csv = String::from("query,pool,base_map");
@@ -70,10 +70,10 @@ pub fn study(cmd: StudyCmd) -> Result<(), CliError> {
             csv.push('\n');
         }
         let path = cmd.out.join(format!("pairs-{}.csv", t.task));
-        std::fs::write(&path, csv).map_err(|e| CliError::io(path.display(), e))?;
+        super::write_atomic(&path, csv.as_bytes())?;
     }
     let md = study::markdown(&s);
-    crate::train::write_atomic(&cmd.out.join("study.md"), md.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
+    super::write_atomic(&cmd.out.join("study.md"), md.as_bytes())?;
     let claims = study::claims_markdown(&s);
     for path in &cmd.update {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path.display(), e))?;
@@ -89,7 +89,7 @@ pub fn study(cmd: StudyCmd) -> Result<(), CliError> {
                 path.display()
             )));
         }
-        crate::train::write_atomic(path, new.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))?;
+        super::write_atomic(path, new.as_bytes())?;
         eprintln!("study: refreshed {}", path.display());
     }
     print!("{md}");

@@ -92,7 +92,7 @@ impl<'a> Evaluator<'a> {
     fn new(encoder: &'a Encoder, data: &Path, kinds: &[TaskKind], cmd: &SweepCmd, cache: PathBuf, split: usize) -> Result<Self, CliError> {
         let mut tasks = Vec::new();
         for &kind in kinds {
-            let mut task = tasks::load_task(kind, data).map_err(|e| CliError::Usage(e.to_string()))?;
+            let mut task = tasks::load_task(kind, data).map_err(CliError::from)?;
             if kind == TaskKind::MkqaConsistency && cmd.consistency_questions > 0 {
                 task = task.restrict(None, Some(cmd.consistency_questions));
             }
@@ -186,7 +186,7 @@ fn write_results(
     let mut tasks = Vec::new();
     for (rep, questions) in results {
         let csv = dir.join(format!("{}.csv", rep.task));
-        std::fs::write(&csv, report::csv_table(&rep)).map_err(|e| CliError::io(csv.display(), e))?;
+        super::write_atomic(&csv, report::csv_table(&rep).as_bytes())?;
         if rep.labelled {
             write_questions(dir, &questions)?;
         }
@@ -207,23 +207,20 @@ fn write_results(
         seed: 1,
         tasks,
     };
-    let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::Usage(e.to_string()))?;
+    let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::json("report.json", e))?;
     // The report goes last: its presence marks the model's results complete.
-    crate::train::write_atomic(&dir.join("report.json"), text.as_bytes()).map_err(|e| CliError::Usage(e.to_string()))
+    super::write_atomic(&dir.join("report.json"), text.as_bytes())
 }
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-fn usage(e: impl std::fmt::Display) -> CliError {
-    CliError::Usage(e.to_string())
-}
 
 pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
     let started = Instant::now();
     let mut stages = Stages::default();
-    let grid = study::cells(&cmd.alphas, &cmd.seeds).map_err(usage)?;
+    let grid = study::cells(&cmd.alphas, &cmd.seeds)?;
     let kinds: Vec<TaskKind> = cmd
         .tasks
         .iter()
@@ -239,7 +236,7 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
         cmd.args.config(cell.alpha, cell.seed).validate(num_layers).map_err(|e| CliError::Usage(format!("{}: {e}", cell.name())))?;
     }
     let split = num_layers - cmd.args.train_layers;
-    let pairs = PairData::load(&data, &cmd.args.config(grid[0].alpha, grid[0].seed)).map_err(usage)?;
+    let pairs = PairData::load(&data, &cmd.args.config(grid[0].alpha, grid[0].seed))?;
     stages.record("load model and pairs", t0);
     let evaluation = serde_json::json!({
         "tasks": kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
@@ -318,7 +315,7 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
             continue;
         }
         let t = Instant::now();
-        let (ckpt, _) = load_delta_dir(&base, &model_dir).map_err(usage)?;
+        let (ckpt, _) = load_delta_dir(&base, &model_dir)?;
         let bert = ckpt.config.init_with(&ckpt.weights, &encoder.device).map_err(crate::encoder::EncodeError::from)?;
         let results = evaluator!().evaluate(&name, &ckpt.sha256, &bert.layers[split..], &mut stages)?;
         let extra = serde_json::json!({
@@ -385,7 +382,7 @@ struct SweepEntry {
 /// `results/sweep.json` + `sweep.csv` from every model folder with a report (any cells, any
 /// session): what the page's plots read.
 fn collect(cmd: &SweepCmd, base: &Checkpoint) -> Result<(), CliError> {
-    let models = study::load_results(&cmd.results).map_err(usage)?;
+    let models = study::load_results(&cmd.results)?;
     let mut entries = Vec::new();
     for m in models {
         let checkpoint = m.cell.and_then(|c| {
@@ -403,8 +400,8 @@ fn collect(cmd: &SweepCmd, base: &Checkpoint) -> Result<(), CliError> {
         "train_config": cmd.args.config(f64::NAN, 0),
         "entries": entries,
     });
-    let text = serde_json::to_string_pretty(&results).map_err(usage)?;
-    crate::train::write_atomic(&cmd.results.join("sweep.json"), text.as_bytes()).map_err(usage)?;
+    let text = serde_json::to_string_pretty(&results).map_err(|e| CliError::json("sweep.json", e))?;
+    super::write_atomic(&cmd.results.join("sweep.json"), text.as_bytes())?;
     let mut csv = "model,alpha,seed,task,mono_map,cross_map,multi_map,multi_map_ci95,bias\n".to_string();
     for e in &entries {
         for t in &e.report.tasks {
@@ -422,7 +419,7 @@ fn collect(cmd: &SweepCmd, base: &Checkpoint) -> Result<(), CliError> {
             );
         }
     }
-    std::fs::write(cmd.results.join("sweep.csv"), csv).map_err(|e| CliError::io(cmd.results.display(), e))
+    super::write_atomic(&cmd.results.join("sweep.csv"), csv.as_bytes())
 }
 
 /// `models/sweep/manifest.json`: the finished checkpoints of the shipped seeds (trained with
@@ -430,7 +427,7 @@ fn collect(cmd: &SweepCmd, base: &Checkpoint) -> Result<(), CliError> {
 /// web page, a user downloading them) checks before trusting the files.
 fn write_models_manifest(cmd: &SweepCmd, base: &Checkpoint, fingerprints: &[String]) -> Result<(), CliError> {
     let mut checkpoints = Vec::new();
-    let grid = study::cells(&cmd.alphas, &cmd.seeds).map_err(usage)?;
+    let grid = study::cells(&cmd.alphas, &cmd.seeds)?;
     for (cell, fingerprint) in grid.into_iter().zip(fingerprints).filter(|(c, _)| cmd.ship_seeds.contains(&c.seed)) {
         let dir = cmd.models.join(cell.name());
         let Some(m) = trained(&dir, fingerprint) else { continue };
@@ -458,7 +455,7 @@ fn write_models_manifest(cmd: &SweepCmd, base: &Checkpoint, fingerprints: &[Stri
         "base": { "file": "../base/e5-small-q4.bin", "sha256": base.sha256, "fetch": "scripts/fetch-model" },
         "checkpoints": checkpoints,
     });
-    let text = serde_json::to_string_pretty(&doc).map_err(usage)?;
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::json("models manifest", e))?;
     std::fs::create_dir_all(&cmd.models).map_err(|e| CliError::io(cmd.models.display(), e))?;
-    crate::train::write_atomic(&cmd.models.join("manifest.json"), text.as_bytes()).map_err(usage)
+    super::write_atomic(&cmd.models.join("manifest.json"), text.as_bytes())
 }

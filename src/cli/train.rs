@@ -94,7 +94,7 @@ pub struct TrainCmd {
 }
 
 fn prepare_logged(encoder: &Encoder, data: &Path, config: &TrainConfig) -> Result<Prepared, CliError> {
-    let pairs = PairData::load(data, config).map_err(|e| CliError::Usage(e.to_string()))?;
+    let pairs = PairData::load(data, config).map_err(CliError::from)?;
     prepare_logged_pairs(encoder, pairs, config)
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn prepare_logged_pairs(encoder: &Encoder, pairs: PairData, config: &
             last = done;
         }
     })
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    .map_err(CliError::from)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -137,7 +137,7 @@ pub(crate) fn train_one(base: &Checkpoint, prepared: &Prepared, config: &TrainCo
     };
     if run.is_complete() {
         eprintln!("{}: already trained with this configuration; skipping", out.display());
-        let (_, m) = load_delta_dir(base, out).map_err(|e| CliError::Usage(e.to_string()))?;
+        let (_, m) = load_delta_dir(base, out).map_err(CliError::from)?;
         return Ok(m);
     }
     let mut bar = progress_bar(config.steps, &format!("alpha {} seed {}", config.alpha, config.seed));
@@ -167,7 +167,7 @@ pub(crate) fn train_one(base: &Checkpoint, prepared: &Prepared, config: &TrainCo
             TrainEvent::EarlyStop { step } => eprintln!("early stop at step {step}: no validation improvement"),
             TrainEvent::Features { .. } => {}
         })
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+        .map_err(CliError::from)?;
     bar.finish_and_clear();
     eprintln!(
         "{}: {} steps in {:.1} s, best valid loss {:.4} at step {} ({} bytes)",

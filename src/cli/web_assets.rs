@@ -60,12 +60,12 @@ fn write_file(out: &Path, rel: &str, bytes: &[u8]) -> Result<FileEntry, CliError
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| CliError::io(parent.display(), e))?;
     }
-    crate::train::write_atomic(&path, bytes).map_err(|e| CliError::Usage(e.to_string()))?;
+    super::write_atomic(&path, bytes)?;
     Ok(FileEntry { path: rel.to_string(), sha256: sha256_hex(bytes), bytes: bytes.len() as u64 })
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, CliError> {
-    serde_json::to_vec(v).map_err(|e| CliError::Usage(e.to_string()))
+    serde_json::to_vec(v).map_err(|e| CliError::json("bundle file", e))
 }
 
 /// Share of held-out tokens (Mintaka questions) the tokenizer maps to `<unk>`, per language: the
@@ -73,7 +73,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, CliError> {
 fn unk_rates(tok: &TextTokenizer, data: &Path) -> Result<BTreeMap<String, f64>, CliError> {
     let path = data.join("mintaka/mintaka_dev.json");
     let text = std::fs::read_to_string(&path).map_err(|e| CliError::io(path.display(), e))?;
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| CliError::json(path.display(), e))?;
     let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for r in &rows {
         let mut versions: Vec<(String, String)> = Vec::new();
@@ -100,7 +100,7 @@ const ROWS_PER_SHARD: usize = 256;
 /// Writes the base's 4-bit word table as shards under `model/words/`.
 fn write_word_shards(out: &Path, base: &Checkpoint) -> Result<WordShards, CliError> {
     let Some(StoredTensor::Q4(table)) = base.weights.get("emb.word") else {
-        return Err(CliError::Usage("the base model's word table is not 4-bit; the page expects Q4_0 rows".into()));
+        return Err(CliError::Bundle("the base model's word table is not 4-bit; the page expects Q4_0 rows".into()));
     };
     let rows = base.config.vocab_size;
     let row_bytes = table.len() / rows.max(1);
@@ -167,8 +167,8 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     let tokenizer_entry = write_file(out, "model/tokenizer.json.gz", &tok_gz)?;
 
     // 2. Pools and examples.
-    let mut mkqa = tasks::load_task(TaskKind::Mkqa, &data).map_err(|e| CliError::Usage(e.to_string()))?;
-    let mut xquad = tasks::load_task(TaskKind::XquadRHeldout, &data).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut mkqa = tasks::load_task(TaskKind::Mkqa, &data).map_err(CliError::from)?;
+    let mut xquad = tasks::load_task(TaskKind::XquadRHeldout, &data).map_err(CliError::from)?;
     if let Some(limit) = args.pool_limit {
         (mkqa, xquad) = (mkqa.sample(limit), xquad.sample(limit));
         eprintln!("pools cut to {} (MKQA-R) and {} (XQuAD-R) candidates (--pool-limit)", mkqa.pool.len(), xquad.pool.len());
@@ -188,7 +188,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     let mut ex = examples(&mkqa, "mkqa", args.examples);
     ex.extend(examples(&xquad, "xquad-r", args.examples));
     let official = crate::sources::read_official(&data.join("mkqa/official-sample/test_mkqa.jsonl.gz"))
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+        .map_err(CliError::from)?;
     for q in &official {
         for (lang, text) in &q.queries {
             ex.push(Example { qid: format!("official-{}", q.id), lang: lang.clone(), text: text.clone(), pool: None, relevant: Vec::new() });
@@ -200,7 +200,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     let mut cells: Vec<(String, Option<f64>, Option<u64>, Option<PathBuf>)> = vec![("base".into(), None, None, None)];
     let sweep_manifest = args.checkpoints.join("manifest.json");
     if let Ok(text) = std::fs::read_to_string(&sweep_manifest) {
-        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{}: {e}", sweep_manifest.display())))?;
+        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| CliError::json(sweep_manifest.display(), e))?;
         for c in doc["checkpoints"].as_array().cloned().unwrap_or_default() {
             let name = c["name"].as_str().unwrap_or_default().to_string();
             if args.only.as_ref().is_some_and(|o| !o.contains(&name)) {
@@ -294,7 +294,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         pool_limit: args.pool_limit,
     };
     let write_manifest = |m: &AssetManifest| -> Result<FileEntry, CliError> {
-        write_file(out, "manifest.json", &serde_json::to_vec_pretty(m).map_err(|e| CliError::Usage(e.to_string()))?)
+        write_file(out, "manifest.json", &serde_json::to_vec_pretty(m).map_err(|e| CliError::json("manifest.json", e))?)
     };
     // Written now so the check below reads the bundle exactly as the page will.
     write_manifest(&manifest)?;
@@ -358,7 +358,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
 /// under `study`: one file for the page's plots.
 fn sweep_with_study(sweep: &[u8]) -> Result<Vec<u8>, CliError> {
     let Ok(study) = std::fs::read("results/study/study.json") else { return Ok(sweep.to_vec()) };
-    let bad = |what: &str, e: serde_json::Error| CliError::Usage(format!("{what}: {e}"));
+    let bad = |what: &str, e: serde_json::Error| CliError::json(what, e);
     let mut doc: serde_json::Value = serde_json::from_slice(sweep).map_err(|e| bad("results/sweep/sweep.json", e))?;
     let study: serde_json::Value = serde_json::from_slice(&study).map_err(|e| bad("results/study/study.json", e))?;
     if let Some(obj) = doc.as_object_mut() {

@@ -7,7 +7,7 @@
 mod cache;
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use cache::{EmbeddingCache, CacheError};
+pub use cache::{verify_file, CacheError, EmbeddingCache};
 
 use burn::tensor::{Device, Tensor, TensorData};
 

@@ -33,8 +33,8 @@ impl TrecFiles {
     pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         for (stem, (run, qrels)) in &self.files {
-            std::fs::write(dir.join(format!("{stem}.run")), run)?;
-            std::fs::write(dir.join(format!("{stem}.qrels")), qrels)?;
+            crate::files::write_atomic(&dir.join(format!("{stem}.run")), run.as_bytes())?;
+            crate::files::write_atomic(&dir.join(format!("{stem}.qrels")), qrels.as_bytes())?;
         }
         let mut all: serde_json::Map<String, serde_json::Value> = serde_json::Map::new();
         if let Ok(old) = std::fs::read_to_string(dir.join("per_query.json")) {
@@ -45,6 +45,6 @@ impl TrecFiles {
         for (stem, q) in &self.per_query {
             all.insert(stem.clone(), serde_json::to_value(q).unwrap_or_default());
         }
-        std::fs::write(dir.join("per_query.json"), serde_json::to_string(&all).unwrap_or_default())
+        crate::files::write_atomic(&dir.join("per_query.json"), serde_json::to_string(&all).unwrap_or_default().as_bytes())
     }
 }

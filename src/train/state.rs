@@ -98,15 +98,9 @@ impl State {
     }
 }
 
-/// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix: a
-/// temporary file in the same folder, flushed to disk, then renamed over the target.
+/// [`crate::files::write_atomic`] with the training layer's error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("{}.partial", path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| TrainError::io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+    crate::files::write_atomic(path, bytes).map_err(|e| TrainError::io(path, e))
 }
 
 #[cfg(test)]

@@ -16,66 +16,18 @@ use super::protocol::{LoadTimings, Request, Response};
 use crate::assets::{AssetManifest, Example, FileEntry, PoolTexts};
 
 const ASSETS: &str = "assets";
-const MAX_QUERY_CHARS: usize = 500;
+pub use super::url::{UrlState, MAX_QUERY_CHARS, MKQA_LANGS};
 
-/// MKQA's 26 languages (the picker), with their names.
-pub const MKQA_LANGS: [(&str, &str); 26] = [
-    ("ar", "Arabic"), ("da", "Danish"), ("de", "German"), ("en", "English"), ("es", "Spanish"), ("fi", "Finnish"),
-    ("fr", "French"), ("he", "Hebrew"), ("hu", "Hungarian"), ("it", "Italian"), ("ja", "Japanese"), ("km", "Khmer"),
-    ("ko", "Korean"), ("ms", "Malay"), ("nl", "Dutch"), ("no", "Norwegian"), ("pl", "Polish"), ("pt", "Portuguese"),
-    ("ru", "Russian"), ("sv", "Swedish"), ("th", "Thai"), ("tr", "Turkish"), ("vi", "Vietnamese"),
-    ("zh_cn", "Chinese (simplified)"), ("zh_hk", "Chinese (Hong Kong)"), ("zh_tw", "Chinese (traditional)"),
-];
-
-/// Everything the URL carries, so a shared link reopens the same view.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UrlState {
-    pub q: String,
-    pub lang: String,
-    pub pool: String,
-    pub model: String,
-    /// Second model for side-by-side ("" = none).
-    pub cmp: String,
-    /// "search" or "charts".
-    pub view: String,
-    /// Task and model of the plots.
-    pub task: String,
-    pub heat: String,
-    /// Heat-map mode: "" = mAP, "delta" = change versus the base model.
-    pub hm: String,
-    pub cpu: bool,
+/// The page-only half of [`UrlState`]: reading and writing the address bar.
+trait AddressBar {
+    fn from_location() -> Self;
+    fn push(&self);
 }
 
-impl UrlState {
+impl AddressBar for UrlState {
     fn from_location() -> UrlState {
         let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-        let params = web_sys::UrlSearchParams::new_with_str(&search).ok();
-        let get = |k: &str| params.as_ref().and_then(|p| p.get(k)).unwrap_or_default();
-        UrlState {
-            q: get("q").chars().take(MAX_QUERY_CHARS).collect(),
-            lang: Some(get("lang")).filter(|l| !l.is_empty()).unwrap_or_else(|| "en".into()),
-            pool: Some(get("pool")).filter(|l| !l.is_empty()).unwrap_or_else(|| "mkqa".into()),
-            model: get("model"),
-            cmp: get("cmp"),
-            view: Some(get("view")).filter(|v| v == "charts").unwrap_or_else(|| "search".into()),
-            task: Some(get("task")).filter(|l| !l.is_empty()).unwrap_or_else(|| "xquad-r-heldout".into()),
-            heat: get("heat"),
-            hm: Some(get("hm")).filter(|m| m == "delta").unwrap_or_default(),
-            cpu: get("backend") == "cpu",
-        }
-    }
-
-    fn to_query(&self) -> String {
-        let p = web_sys::UrlSearchParams::new().expect("URLSearchParams");
-        for (k, v) in [("q", &self.q), ("lang", &self.lang), ("pool", &self.pool), ("model", &self.model), ("cmp", &self.cmp), ("view", &self.view), ("task", &self.task), ("heat", &self.heat), ("hm", &self.hm)] {
-            if !v.is_empty() {
-                p.append(k, v);
-            }
-        }
-        if self.cpu {
-            p.append("backend", "cpu");
-        }
-        String::from(p.to_string())
+        UrlState::from_query(&search)
     }
 
     fn push(&self) {
@@ -116,6 +68,8 @@ pub struct Outcome {
     pub word_bytes: u64,
     pub tokens: usize,
     pub unknown: usize,
+    /// Characters the worker cut from an over-long query.
+    pub cut_chars: usize,
     pub pool: String,
     pub query: String,
     pub relevant_query: bool,
@@ -169,6 +123,9 @@ impl Reducible for State {
             Action::Failed(e) => s.error = Some(e),
             Action::Sent(list) => {
                 s.searching = true;
+                // Latest wins: a newer search for a model drops the older one still in flight,
+                // whose results are then ignored when they arrive.
+                s.pending.retain(|_, (m, ..)| !list.iter().any(|(_, lm, ..)| lm == m));
                 for (id, model, pool, query, rel) in list {
                     s.pending.insert(id, (model, pool, query, rel));
                 }
@@ -192,7 +149,7 @@ impl Reducible for State {
                     });
                     s.ready_models = models;
                 }
-                Response::Results { id, model, hits, relevant, encode_ms, rank_ms, words_ms, word_bytes, tokens, unknown_tokens } => {
+                Response::Results { id, model, hits, relevant, encode_ms, rank_ms, words_ms, word_bytes, tokens, unknown_tokens, cut_chars } => {
                     if let Some((_, pool, query, rel)) = s.pending.remove(&id) {
                         s.results.insert(
                             model,
@@ -205,6 +162,7 @@ impl Reducible for State {
                                 word_bytes,
                                 tokens,
                                 unknown: unknown_tokens,
+                                cut_chars,
                                 pool,
                                 query,
                                 relevant_query: rel,
@@ -637,6 +595,12 @@ fn result_column(l: &Loaded, lazy: &Lazy, model: &str, outcome: Option<&Outcome>
     let Some(texts) = lazy.pools.get(&o.pool) else {
         return html! { <section class="column" data-model={model.to_string()}><h2>{ label }</h2><p class="muted">{ "Loading the pool\u{2026}" }</p></section> };
     };
+    // Candidate ids come from the worker: one outside the pool texts the page holds (a stale or
+    // mismatched bundle) is said on screen, never indexed.
+    let n = texts.texts.len().min(texts.langs.len()).min(texts.ids.len());
+    if let Some(bad) = o.hits.iter().map(|h| h.0).chain(o.relevant.iter().map(|r| r.0)).find(|&c| c as usize >= n) {
+        return html! { <section class="column" data-model={model.to_string()}><h2>{ label }</h2><p class="error" data-testid="error">{ format!("The worker returned candidate {bad}, but the pool {} has {n}; reload the page to fetch a consistent bundle.", o.pool) }</p></section> };
+    }
     let relevant: std::collections::HashSet<u32> = o.relevant.iter().map(|r| r.0).collect();
     // Best rank of a correct answer per language: the bias strip.
     let mut best: BTreeMap<&str, usize> = BTreeMap::new();
@@ -662,6 +626,7 @@ fn result_column(l: &Loaded, lazy: &Lazy, model: &str, outcome: Option<&Outcome>
             <h2>{ label }</h2>
             <p class="muted" data-testid="query-timing">
                 { format!("query encoded in {:.0} ms, {} candidates ranked in {:.0} ms \u{00b7} {} tokens", o.encode_ms, texts.texts.len(), o.rank_ms, o.tokens) }
+                { if o.cut_chars > 0 { format!(" \u{00b7} query cut by {} characters to the first {MAX_QUERY_CHARS}", o.cut_chars) } else { String::new() } }
                 { if o.unknown > 0 { format!(" ({} unknown to the tokenizer, read as <unk>)", o.unknown) } else { String::new() } }
                 { if o.word_bytes > 0 { format!(" \u{00b7} fetched {:.0} KB of the word table in {:.0} ms", o.word_bytes as f64 / 1e3, o.words_ms) } else { String::new() } }
             </p>

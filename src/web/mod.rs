@@ -3,6 +3,7 @@
 //! when the browser has an adapter, Flex on the CPU otherwise).
 
 pub mod protocol;
+pub mod url;
 
 #[cfg(all(target_arch = "wasm32", feature = "page"))]
 pub mod app;

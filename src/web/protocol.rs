@@ -54,6 +54,40 @@ pub enum Response {
         word_bytes: u64,
         tokens: usize,
         unknown_tokens: usize,
+        /// Characters cut from the end of an over-long query before it was encoded.
+        #[serde(default)]
+        cut_chars: usize,
     },
     Error { id: Option<u64>, message: String },
+}
+
+/// Most results a search may ask for.
+pub const MAX_K: usize = 1000;
+/// Most relevant candidates a search may mark (a dataset question has a few dozen at most).
+pub const MAX_RELEVANT: usize = 10_000;
+
+impl Request {
+    /// The request as the worker acts on it, bounded: a search's query cut to
+    /// [`super::url::MAX_QUERY_CHARS`] characters (the second value: how many were cut, so the
+    /// page can say it), `k` at most [`MAX_K`]. Asking for more relevant marks than
+    /// [`MAX_RELEVANT`], or an empty asset or model list, is an error.
+    pub fn bounded(self) -> Result<(Request, usize), String> {
+        match self {
+            Request::Search { id, model, pool, query, k, relevant } => {
+                if relevant.len() > MAX_RELEVANT {
+                    return Err(format!("{} relevant candidates marked; at most {MAX_RELEVANT}", relevant.len()));
+                }
+                let chars = query.chars().count();
+                let max = super::url::MAX_QUERY_CHARS;
+                let query = if chars > max { query.chars().take(max).collect() } else { query };
+                Ok((Request::Search { id, model, pool, query, k: k.min(MAX_K), relevant }, chars.saturating_sub(max)))
+            }
+            Request::Load { assets, models, pool, cpu_only } => {
+                if assets.is_empty() || models.is_empty() {
+                    return Err("a load names the asset folder and at least one model".into());
+                }
+                Ok((Request::Load { assets, models, pool, cpu_only }, 0))
+            }
+        }
+    }
 }

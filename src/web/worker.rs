@@ -61,19 +61,15 @@ pub fn run() {
     console_error_panic_hook();
     let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-        let request: Result<Request, _> = serde_wasm_bindgen::from_value(event.data());
+        let request: Result<Request, String> = serde_wasm_bindgen::from_value(event.data()).map_err(|e| format!("bad request: {e}"));
         wasm_bindgen_futures::spawn_local(async move {
-            match request {
-                Ok(Request::Load { assets, models, pool, cpu_only }) => {
-                    if let Err(message) = load(&assets, &models, &pool, cpu_only).await {
-                        post(&Response::Error { id: None, message });
-                    }
-                }
-                Ok(Request::Search { id, model, pool, query, k, relevant }) => match search(&model, &pool, &query, k, &relevant).await {
-                    Ok(r) => post(&r(id)),
+            match request.and_then(Request::bounded) {
+                Ok((Request::Load { assets, models, pool, cpu_only }, _)) => load_latest(LoadArgs { assets, models, pool, cpu_only }).await,
+                Ok((Request::Search { id, model, pool, query, k, relevant }, cut_chars)) => match search(&model, &pool, &query, k, &relevant).await {
+                    Ok(r) => post(&r(id, cut_chars)),
                     Err(message) => post(&Response::Error { id: Some(id), message }),
                 },
-                Err(e) => post(&Response::Error { id: None, message: format!("bad request: {e}") }),
+                Err(message) => post(&Response::Error { id: None, message }),
             }
         });
     });
@@ -156,7 +152,7 @@ async fn pool(shared: &Shared, model: &Model, name: &str, model_name: &str, timi
         None => {
             let entry = shared.manifest.pools.iter().find(|p| p.name == name).ok_or_else(|| format!("unknown pool {name}"))?;
             let bytes = fetch_entry(&shared.assets, &entry.texts, &format!("pool {name}"), timings).await?;
-            let texts: PoolTexts = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", entry.texts.path))?;
+            let texts = PoolTexts::from_json(&bytes, &entry.texts.path)?;
             let (langs, n_langs) = engine::pool_langs(&texts);
             let p = Rc::new(Pool { langs, n_langs });
             shared.pools.borrow_mut().insert(name.to_string(), p.clone());
@@ -190,7 +186,41 @@ async fn load_words(shared: &Shared, ids: &[u32]) -> Result<u64, String> {
     Ok(timings.bytes - timings.from_cache)
 }
 
-async fn load(assets: &str, models: &[String], pool_name: &str, cpu_only: bool) -> Result<(), String> {
+struct LoadArgs {
+    assets: String,
+    models: Vec<String>,
+    pool: String,
+    cpu_only: bool,
+}
+
+thread_local! {
+    static LOADING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static QUEUED: RefCell<Option<LoadArgs>> = const { RefCell::new(None) };
+}
+
+/// Loads one at a time, the latest request winning: a load that arrives while another runs
+/// waits (replacing any load already waiting), and only the last one's outcome is posted. So
+/// quick model switches never start a second WebGPU initialisation or fetch a bundle twice.
+async fn load_latest(mut args: LoadArgs) {
+    if LOADING.with(|l| l.get()) {
+        QUEUED.with(|q| *q.borrow_mut() = Some(args));
+        return;
+    }
+    LOADING.with(|l| l.set(true));
+    loop {
+        let outcome = load(&args.assets, &args.models, &args.pool, args.cpu_only).await;
+        match QUEUED.with(|q| q.borrow_mut().take()) {
+            Some(next) => args = next,
+            None => {
+                post(&outcome.unwrap_or_else(|message| Response::Error { id: None, message }));
+                break;
+            }
+        }
+    }
+    LOADING.with(|l| l.set(false));
+}
+
+async fn load(assets: &str, models: &[String], pool_name: &str, cpu_only: bool) -> Result<Response, String> {
     let mut timings = LoadTimings::default();
     let shared = shared(assets, cpu_only, &mut timings).await?;
     for name in models {
@@ -219,11 +249,10 @@ async fn load(assets: &str, models: &[String], pool_name: &str, cpu_only: bool) 
         MODELS.with(|m| m.borrow_mut().insert(name.clone(), model));
     }
     let loaded: Vec<String> = MODELS.with(|m| m.borrow().keys().cloned().collect());
-    post(&Response::Ready { backend: shared.backend.clone(), note: shared.note.clone(), models: loaded, timings });
-    Ok(())
+    Ok(Response::Ready { backend: shared.backend.clone(), note: shared.note.clone(), models: loaded, timings })
 }
 
-async fn search(model: &str, pool_name: &str, query: &str, k: usize, relevant: &[u32]) -> Result<impl FnOnce(u64) -> Response, String> {
+async fn search(model: &str, pool_name: &str, query: &str, k: usize, relevant: &[u32]) -> Result<impl FnOnce(u64, usize) -> Response, String> {
     let shared = SHARED.with(|s| s.borrow().clone()).ok_or("the engine is still loading")?;
     let loaded = MODELS.with(|m| m.borrow().get(model).cloned()).ok_or_else(|| format!("model {model} is not loaded"))?;
     let text = query.trim();
@@ -243,10 +272,10 @@ async fn search(model: &str, pool_name: &str, query: &str, k: usize, relevant: &
     let q = encoder.encode_async(&[text], Role::Query).await.map_err(|e| e.to_string())?;
     let encode_ms = now_ms() - t0;
     let t1 = now_ms();
-    let ranked = engine::rank(&q.data, &vectors, &p.langs, p.n_langs, relevant, k);
+    let ranked = engine::rank(&q.data, &vectors, &p.langs, p.n_langs, relevant, k)?;
     let rank_ms = now_ms() - t1;
     let model = model.to_string();
-    Ok(move |id| Response::Results {
+    Ok(move |id, cut_chars| Response::Results {
         id,
         model,
         hits: ranked.top_multi.iter().map(|&(candidate, score)| Hit { candidate, score }).collect(),
@@ -257,5 +286,6 @@ async fn search(model: &str, pool_name: &str, query: &str, k: usize, relevant: &
         word_bytes,
         tokens: ids.len(),
         unknown_tokens,
+        cut_chars,
     })
 }

@@ -1,0 +1,172 @@
+//! The page's URL: every view is a query string (`?q=..&lang=..&model=..`), so a shared link
+//! reopens it. Parsing and writing live here, outside the browser bindings, so the same code is
+//! tested natively: any string parses to a valid state (unknown values fall back to defaults,
+//! long ones are cut), and a state survives a round trip through its query string.
+
+/// Longest query the page accepts (characters); longer text is cut and the page says so.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Longest value of any other parameter (model, pool and task names are far shorter).
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// MKQA's 26 languages (the picker), with their names.
+pub const MKQA_LANGS: [(&str, &str); 26] = [
+    ("ar", "Arabic"), ("da", "Danish"), ("de", "German"), ("en", "English"), ("es", "Spanish"), ("fi", "Finnish"),
+    ("fr", "French"), ("he", "Hebrew"), ("hu", "Hungarian"), ("it", "Italian"), ("ja", "Japanese"), ("km", "Khmer"),
+    ("ko", "Korean"), ("ms", "Malay"), ("nl", "Dutch"), ("no", "Norwegian"), ("pl", "Polish"), ("pt", "Portuguese"),
+    ("ru", "Russian"), ("sv", "Swedish"), ("th", "Thai"), ("tr", "Turkish"), ("vi", "Vietnamese"),
+    ("zh_cn", "Chinese (simplified)"), ("zh_hk", "Chinese (Hong Kong)"), ("zh_tw", "Chinese (traditional)"),
+];
+
+/// Everything the URL carries, so a shared link reopens the same view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlState {
+    pub q: String,
+    pub lang: String,
+    pub pool: String,
+    pub model: String,
+    /// Second model for side-by-side ("" = none).
+    pub cmp: String,
+    /// "search" or "charts".
+    pub view: String,
+    /// Task and model of the plots.
+    pub task: String,
+    pub heat: String,
+    /// Heat-map mode: "" = mAP, "delta" = change versus the base model.
+    pub hm: String,
+    pub cpu: bool,
+}
+
+impl Default for UrlState {
+    fn default() -> Self {
+        UrlState::from_query("")
+    }
+}
+
+/// A language code as the datasets write them (`en`, `zh_cn`): 2-10 of `a-z` and `_`.
+fn is_lang_code(l: &str) -> bool {
+    (2..=10).contains(&l.len()) && l.bytes().all(|c| c.is_ascii_lowercase() || c == b'_')
+}
+
+fn cut(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+impl UrlState {
+    /// Parses a query string (with or without the leading `?`). Never fails: what is unknown
+    /// or malformed takes its default.
+    pub fn from_query(query: &str) -> UrlState {
+        let pairs = parse_query(query);
+        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).unwrap_or("");
+        let name = |k: &str, default: &str| Some(cut(get(k), MAX_NAME_CHARS)).filter(|v| !v.is_empty()).unwrap_or_else(|| default.into());
+        UrlState {
+            q: cut(get("q"), MAX_QUERY_CHARS),
+            lang: Some(get("lang")).filter(|l| is_lang_code(l)).unwrap_or("en").into(),
+            pool: name("pool", "mkqa"),
+            model: name("model", ""),
+            cmp: name("cmp", ""),
+            view: Some(get("view")).filter(|v| *v == "charts").unwrap_or("search").into(),
+            task: name("task", "xquad-r-heldout"),
+            heat: name("heat", ""),
+            hm: Some(get("hm")).filter(|m| *m == "delta").unwrap_or("").into(),
+            cpu: get("backend") == "cpu",
+        }
+    }
+
+    /// The query string (without `?`); empty values are left out.
+    pub fn to_query(&self) -> String {
+        let mut pairs: Vec<(&str, &str)> = [
+            ("q", &self.q),
+            ("lang", &self.lang),
+            ("pool", &self.pool),
+            ("model", &self.model),
+            ("cmp", &self.cmp),
+            ("view", &self.view),
+            ("task", &self.task),
+            ("heat", &self.heat),
+            ("hm", &self.hm),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.as_str()))
+        .collect();
+        if self.cpu {
+            pairs.push(("backend", "cpu"));
+        }
+        pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding, as `URLSearchParams` does it: `+` is a space,
+/// `%XY` a byte, a malformed escape stays literal, invalid UTF-8 becomes U+FFFD.
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .strip_prefix('?')
+        .unwrap_or(query)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Percent-encodes everything but `A-Z a-z 0-9 * - . _` (spaces as `+`), like `URLSearchParams`.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &c in s.as_bytes() {
+        match c {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(c as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{c:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_link_reopens_the_same_view() {
+        let s = UrlState::from_query("?q=Wie+hoch+ist+der+Mount+Everest%3F&lang=de&model=alpha-0.5-seed-1&cmp=base&view=charts&hm=delta&backend=cpu");
+        assert_eq!(s.q, "Wie hoch ist der Mount Everest?");
+        assert_eq!((s.lang.as_str(), s.model.as_str(), s.cmp.as_str(), s.view.as_str(), s.hm.as_str(), s.cpu), ("de", "alpha-0.5-seed-1", "base", "charts", "delta", true));
+        assert_eq!(UrlState::from_query(&s.to_query()), s);
+    }
+
+    #[test]
+    fn unknown_values_take_defaults() {
+        let s = UrlState::from_query("lang=x%3Cb%3E&view=admin&hm=evil&q=%ZZ%4");
+        assert_eq!((s.lang.as_str(), s.view.as_str(), s.hm.as_str()), ("en", "search", ""));
+        assert_eq!(s.q, "%ZZ%4", "malformed escapes stay literal");
+        assert_eq!(UrlState::from_query(&"q=".repeat(1)).q, "");
+        let long = format!("q={}", "ab".repeat(100_000));
+        assert_eq!(UrlState::from_query(&long).q.chars().count(), MAX_QUERY_CHARS);
+    }
+}
