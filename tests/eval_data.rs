@@ -2,20 +2,15 @@
 //! SOURCES.md; malformed files must fail with file, record and field; and the evaluation driver
 //! must behave on known embeddings. No model needed.
 
+mod common;
+use common::{data};
+
 use std::path::PathBuf;
 
 use burn::tensor::Device;
 use hybrid_ir::report::{evaluate_task, EvalOptions};
 use hybrid_ir::sources::{self, SourceError};
 use hybrid_ir::tasks::{self, load_task, Candidate, Query, Task, TaskKind};
-
-fn data() -> PathBuf {
-    let d = std::env::var_os("HYBRID_IR_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(d.is_dir(), "data folder {} missing (set HYBRID_IR_DATA)", d.display());
-    d
-}
 
 #[test]
 fn xquad_r_counts_match_sources_md() {

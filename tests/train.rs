@@ -1,6 +1,9 @@
 //! Training: the pairs respect the held-out split, checkpoints are deltas that load back, and a
 //! run killed with SIGKILL resumes to bit-identical weights (the CLI, on a tiny configuration).
 
+mod common;
+use common::{data, model_dir};
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,20 +12,6 @@ use std::time::{Duration, Instant};
 use hybrid_ir::model::{apply_checked, parse_manifest, Checkpoint, DELTA_MANIFEST, DELTA_WEIGHTS};
 use hybrid_ir::tasks::{is_heldout_article, load_task, TaskKind};
 use hybrid_ir::train::{hybrid_schedule, read_training_files, split_validation, training_pairs, validation_schedule, Batch, PairSet, STATE_FILE};
-
-fn data() -> PathBuf {
-    let d = std::env::var_os("HYBRID_IR_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(d.is_dir(), "data folder {} missing (set HYBRID_IR_DATA)", d.display());
-    d
-}
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("HYBRID_IR_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/base"))
-}
 
 #[test]
 fn training_pairs_come_from_training_articles_only_in_12_languages() {

@@ -35,23 +35,24 @@ pub struct WordShards {
 }
 
 impl WordShards {
+    /// The manifest's numbers come from a file: every product below saturates instead of wrapping.
     pub fn shard_of(&self, id: u32) -> usize {
         id as usize / self.rows_per_shard.max(1)
     }
 
     pub fn first_row(&self, shard: usize) -> u32 {
-        (shard * self.rows_per_shard) as u32
+        u32::try_from(shard.saturating_mul(self.rows_per_shard)).unwrap_or(u32::MAX)
     }
 
     /// The file of shard `i` as a manifest entry (None past the end).
     pub fn entry(&self, i: usize) -> Option<FileEntry> {
         let sha256 = self.sha256.get(i)?.clone();
-        let rows = self.rows.saturating_sub(i * self.rows_per_shard).min(self.rows_per_shard);
-        Some(FileEntry { path: format!("{}/{i:04}.q4", self.dir), sha256, bytes: (rows * self.row_bytes) as u64 })
+        let rows = self.rows.saturating_sub(i.saturating_mul(self.rows_per_shard)).min(self.rows_per_shard);
+        Some(FileEntry { path: format!("{}/{i:04}.q4", self.dir), sha256, bytes: (rows as u64).saturating_mul(self.row_bytes as u64) })
     }
 
     pub fn total_bytes(&self) -> u64 {
-        (self.rows * self.row_bytes) as u64
+        (self.rows as u64).saturating_mul(self.row_bytes as u64)
     }
 }
 

@@ -149,7 +149,7 @@ impl WordTable {
         let n = (packed.len() / row_bytes) as u32;
         let full = vocab.full_size();
         if first as usize + n as usize > full {
-            return Err(bad(format!("rows {first}..{} are beyond the {full}-token vocabulary", first + n)));
+            return Err(bad(format!("rows {first}..{} are beyond the {full}-token vocabulary", first as usize + n as usize)));
         }
         let grown = super::Vocab::new(full, vocab.kept().iter().copied().chain(first..first + n));
         if grown.len() == vocab.len() {

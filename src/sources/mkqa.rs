@@ -85,16 +85,21 @@ pub fn read_mia_dir(dir: &Path) -> Result<Vec<MkqaQuestion>, SourceError> {
 /// Reads the official MKQA schema (`.jsonl` or `.jsonl.gz`): `{example_id, queries: {lang:
 /// text}, answers: {lang: [{type, text, aliases}]}}`; unanswerable answers (text null) are dropped.
 pub fn read_official(path: &Path) -> Result<Vec<MkqaQuestion>, SourceError> {
-    let file = path.display().to_string();
     let raw = read_file(path)?;
-    let text = if path.extension().is_some_and(|x| x == "gz") {
+    parse_official(&raw, &path.display().to_string(), path.extension().is_some_and(|x| x == "gz"))
+}
+
+/// [`read_official`] on bytes already read (`gzip`: whether they are compressed).
+pub fn parse_official(raw: &[u8], file: &str, gzip: bool) -> Result<Vec<MkqaQuestion>, SourceError> {
+    let file = file.to_string();
+    let text = if gzip {
         let mut s = String::new();
-        flate2::read::GzDecoder::new(&raw[..])
+        flate2::read::GzDecoder::new(raw)
             .read_to_string(&mut s)
             .map_err(|e| SourceError::malformed(&file, "gzip stream", e.to_string()))?;
         s
     } else {
-        String::from_utf8(raw).map_err(|e| SourceError::malformed(&file, "file", format!("not UTF-8: {e}")))?
+        String::from_utf8(raw.to_vec()).map_err(|e| SourceError::malformed(&file, "file", format!("not UTF-8: {e}")))?
     };
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {

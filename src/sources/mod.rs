@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use checksums::{verify_checksums, FileChecksum};
-pub use mkqa::{read_mia_dir, read_mia_rows, read_official, MkqaQuestion};
+pub use mkqa::{parse_official, read_mia_dir, read_mia_rows, read_official, MkqaQuestion};
 pub use squad_r::{parse_squad_r, read_squad_r_dir, segment_sentences, sentence_breaks, Article, Paragraph, Question, SquadRLang};
 
 #[derive(Debug, Error)]
