@@ -5,8 +5,6 @@
 mod common;
 use common::{data};
 
-use std::path::PathBuf;
-
 use burn::tensor::Device;
 use hybrid_ir::report::{evaluate_task, EvalOptions};
 use hybrid_ir::sources::{self, SourceError};

@@ -439,8 +439,8 @@ fn fuzz_url_parameters() {
         prop_assert!(s.view == "search" || s.view == "charts");
         prop_assert!(s.hm.is_empty() || s.hm == "delta");
         prop_assert!((2..=10).contains(&s.lang.len()));
-        // What it writes back parses to itself.
-        prop_assert_eq!(UrlState::from_query(&s.to_query()), s);
+        // What it writes back parses to itself (the cut is said once, not carried on).
+        prop_assert_eq!(UrlState { q_cut: 0, ..UrlState::from_query(&s.to_query()) }, UrlState { q_cut: 0, ..s });
         Ok(())
     });
     fuzz("url round trip", 20000, (".{0,120}", "[a-z_]{2,10}", ".{0,30}", ".{0,30}", any::<bool>(), any::<bool>(), any::<bool>()), |(q, lang, model, cmp, charts, delta, cpu)| {

@@ -5,7 +5,7 @@ mod common;
 use common::{data, model_dir};
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 

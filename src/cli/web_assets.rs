@@ -329,6 +329,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     }
 
     write_manifest(&manifest)?;
+    check_page_quality(&manifest.compression)?;
     let default_bytes: u64 = {
         let m = &manifest;
         let d = m.models.iter().find(|x| x.name == m.default_model);
@@ -354,6 +355,29 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Most multilingual mAP the page's path (int8 pools) may lose against native f32 pools.
+pub const MAX_PAGE_MAP_LOSS: f64 = 0.005;
+
+/// Fails when the page's compressed pools cost more than [`MAX_PAGE_MAP_LOSS`] for a checked model
+/// (the bundle is written all the same, so its numbers can be inspected).
+fn check_page_quality(c: &Compression) -> Result<(), CliError> {
+    let over: Vec<String> = c
+        .map_native
+        .iter()
+        .filter_map(|(name, native)| {
+            let page = c.map_browser.get(name)?;
+            ((native - page).abs() > MAX_PAGE_MAP_LOSS).then(|| format!("{name}: native {native:.5}, page {page:.5}"))
+        })
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Bundle(format!(
+        "the page's MKQA-R mAP differs from native by more than {MAX_PAGE_MAP_LOSS} ({}); the int8 pools lose too much",
+        over.join("; ")
+    )))
+}
+
 /// The sweep results with the study's statistics (`results/study/study.json`, when present)
 /// under `study`: one file for the page's plots.
 fn sweep_with_study(sweep: &[u8]) -> Result<Vec<u8>, CliError> {
@@ -365,4 +389,20 @@ fn sweep_with_study(sweep: &[u8]) -> Result<Vec<u8>, CliError> {
         obj.insert("study".into(), study);
     }
     serde_json::to_vec(&doc).map_err(|e| bad("bundled results", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_quality_limit_fails_the_bundle() {
+        let mut c = Compression::default();
+        c.map_native.insert("base".into(), 0.0500);
+        c.map_browser.insert("base".into(), 0.0460);
+        assert!(check_page_quality(&c).is_ok());
+        c.map_browser.insert("base".into(), 0.0440);
+        let err = check_page_quality(&c).unwrap_err().to_string();
+        assert!(err.contains("base: native 0.05000, page 0.04400"), "{err}");
+    }
 }

@@ -90,7 +90,14 @@ pub struct State {
     pub error: Option<String>,
     pub searching: bool,
     pub pending: HashMap<u64, (String, String, String, bool)>,
+    /// Workers started after a crash; each crash starts a fresh one (up to [`MAX_RESTARTS`]).
+    pub restarts: u32,
+    /// Times the visitor asked to retry a failed load (the load is sent again).
+    pub retries: u32,
 }
+
+/// Crashes after which the page stops restarting the worker (the fault is not transient).
+const MAX_RESTARTS: u32 = 3;
 
 pub enum Action {
     Url(UrlState),
@@ -101,6 +108,7 @@ pub enum Action {
     Failed(String),
     Worker(Response),
     Sent(Vec<(u64, String, String, String, bool)>),
+    Retry,
 }
 
 impl Reducible for State {
@@ -113,6 +121,10 @@ impl Reducible for State {
                 s.url = Some(u);
             }
             Action::Loaded(l) => s.loaded = Some(l),
+            Action::Retry => {
+                s.retries += 1;
+                s.error = None;
+            }
             Action::Requested(path) => {
                 s.lazy.requested.insert(path);
             }
@@ -173,6 +185,22 @@ impl Reducible for State {
                     // Word shards a search fetched report progress too; done now.
                     s.progress = None;
                     s.error = None;
+                }
+                // A worker that never listened (failed to start), or one already being replaced
+                    // (its trap's error event follows the panic message): no further restart.
+                Response::Crashed { message } if !s.worker_listening => s.error = Some(message),
+                Response::Crashed { message } => {
+                    s.pending.clear();
+                    s.searching = false;
+                    s.progress = None;
+                    s.worker_listening = false;
+                    s.ready_models.clear();
+                    s.restarts += 1;
+                    s.error = Some(if s.restarts <= MAX_RESTARTS {
+                        format!("{message}. The engine was restarted; your query runs again once it is ready.")
+                    } else {
+                        format!("{message}. The engine crashed {MAX_RESTARTS} times; reload the page to try again.")
+                    });
                 }
                 Response::Error { id, message } => {
                     if let Some(id) = id {
@@ -235,6 +263,33 @@ fn model_label(m: &crate::assets::ModelEntry) -> String {
     }
 }
 
+/// Starts the inference worker and routes its messages into the page's state.
+fn start_worker(state: &UseReducerHandle<State>, worker: &Rc<std::cell::RefCell<Option<web_sys::Worker>>>) {
+    let opts = web_sys::WorkerOptions::new();
+    match web_sys::Worker::new_with_options("./hybrid-ir-worker_loader.js", &opts) {
+        Ok(w) => {
+            let s = state.clone();
+            let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                match serde_wasm_bindgen::from_value::<Response>(e.data()) {
+                    Ok(r) => s.dispatch(Action::Worker(r)),
+                    Err(err) => s.dispatch(Action::Failed(format!("unreadable worker message: {err}"))),
+                }
+            });
+            w.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            on_message.forget();
+            let s = state.clone();
+            let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
+                // Uncaught errors in the worker (a wasm trap) end up here.
+                s.dispatch(Action::Worker(Response::Crashed { message: format!("the inference worker failed: {}", e.message()) }));
+            });
+            w.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            on_error.forget();
+            *worker.borrow_mut() = Some(w);
+        }
+        Err(_) => state.dispatch(Action::Failed("this browser cannot start Web Workers".into())),
+    }
+}
+
 #[component]
 pub fn App() -> Html {
     let state = use_reducer(State::default);
@@ -249,28 +304,7 @@ pub fn App() -> Html {
         let worker = worker.clone();
         use_effect_with((), move |_| {
             state.dispatch(Action::Url(UrlState::from_location()));
-            let opts = web_sys::WorkerOptions::new();
-            match web_sys::Worker::new_with_options("./hybrid-ir-worker_loader.js", &opts) {
-                Ok(w) => {
-                    let s = state.clone();
-                    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-                        match serde_wasm_bindgen::from_value::<Response>(e.data()) {
-                            Ok(r) => s.dispatch(Action::Worker(r)),
-                            Err(err) => s.dispatch(Action::Failed(format!("unreadable worker message: {err}"))),
-                        }
-                    });
-                    w.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-                    on_message.forget();
-                    let s = state.clone();
-                    let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
-                        s.dispatch(Action::Failed(format!("the inference worker failed to start: {}", e.message())));
-                    });
-                    w.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-                    on_error.forget();
-                    *worker.borrow_mut() = Some(w);
-                }
-                Err(_) => state.dispatch(Action::Failed("this browser cannot start Web Workers".into())),
-            }
+            start_worker(&state, &worker);
             let s = state.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 match load_files().await {
@@ -278,6 +312,21 @@ pub fn App() -> Html {
                     Err(e) => s.dispatch(Action::Failed(e)),
                 }
             });
+        });
+    }
+
+    // A crashed worker is replaced by a fresh one; the model load below then runs again (the
+    // new worker says it listens) and so does the URL's query.
+    {
+        let state = state.clone();
+        let worker = worker.clone();
+        use_effect_with(state.restarts, move |restarts| {
+            if *restarts > 0 && *restarts <= MAX_RESTARTS {
+                if let Some(old) = worker.borrow_mut().take() {
+                    old.terminate();
+                }
+                start_worker(&state, &worker);
+            }
         });
     }
 
@@ -321,7 +370,7 @@ pub fn App() -> Html {
         let ready = loaded.is_some() && state.worker_listening;
         let cpu = url.cpu;
         let pool = url.pool.clone();
-        use_effect_with((models_wanted.clone(), ready), move |(models, ready)| {
+        use_effect_with((models_wanted.clone(), ready, state.retries), move |(models, ready, _)| {
             if *ready && !models[0].is_empty() {
                 if let Some(w) = worker.borrow().as_ref() {
                     worker_send(w, &Request::Load { assets: ASSETS.into(), models: models.clone(), pool: pool.clone(), cpu_only: cpu });
@@ -464,7 +513,21 @@ pub fn App() -> Html {
         html! { <div class="status">{ backend }{ note }{ progress }{ timings }{ waiting }</div> }
     };
 
-    let error = state.error.as_ref().map(|e| html! { <div class="error" role="alert" data-testid="error">{ e.clone() }</div> });
+    let error = state.error.as_ref().map(|e| {
+        let retry = {
+            let state = state.clone();
+            Callback::from(move |_: MouseEvent| state.dispatch(Action::Retry))
+        };
+        html! {
+            <div class="error" role="alert" data-testid="error">
+                { e.clone() }
+                <button data-testid="retry" onclick={retry}>{ "Retry" }</button>
+            </div>
+        }
+    });
+    let cut = (url.q_cut > 0).then(|| html! {
+        <p class="muted" data-testid="query-cut">{ format!("The query was cut to its first {MAX_QUERY_CHARS} characters ({} more were dropped).", url.q_cut) }</p>
+    });
 
     let body = match &loaded {
         None => html! { <p class="muted">{ "Loading the manifest\u{2026}" }</p> },
@@ -581,6 +644,7 @@ pub fn App() -> Html {
                 { status }
             </header>
             { error.unwrap_or_default() }
+            { cut.unwrap_or_default() }
             { body }
             { footer.unwrap_or_default() }
         </main>

@@ -59,6 +59,9 @@ pub enum Response {
         cut_chars: usize,
     },
     Error { id: Option<u64>, message: String },
+    /// The engine hit a panic (a wasm trap follows): the worker is unusable and the page starts
+    /// a new one.
+    Crashed { message: String },
 }
 
 /// Most results a search may ask for.

@@ -34,6 +34,8 @@ pub struct UrlState {
     /// Heat-map mode: "" = mAP, "delta" = change versus the base model.
     pub hm: String,
     pub cpu: bool,
+    /// Characters cut from an over-long `q` (not written back; the page says it).
+    pub q_cut: usize,
 }
 
 impl Default for UrlState {
@@ -69,6 +71,7 @@ impl UrlState {
             heat: name("heat", ""),
             hm: Some(get("hm")).filter(|m| *m == "delta").unwrap_or("").into(),
             cpu: get("backend") == "cpu",
+            q_cut: get("q").chars().count().saturating_sub(MAX_QUERY_CHARS),
         }
     }
 
@@ -167,6 +170,7 @@ mod tests {
         assert_eq!(s.q, "%ZZ%4", "malformed escapes stay literal");
         assert_eq!(UrlState::from_query(&"q=".repeat(1)).q, "");
         let long = format!("q={}", "ab".repeat(100_000));
-        assert_eq!(UrlState::from_query(&long).q.chars().count(), MAX_QUERY_CHARS);
+        let s = UrlState::from_query(&long);
+        assert_eq!((s.q.chars().count(), s.q_cut), (MAX_QUERY_CHARS, 200_000 - MAX_QUERY_CHARS));
     }
 }

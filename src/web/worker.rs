@@ -80,7 +80,7 @@ pub fn run() {
 
 fn console_error_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        post(&Response::Error { id: None, message: format!("the engine crashed: {info}") });
+        post(&Response::Crashed { message: format!("the engine crashed: {info}") });
     }));
 }
 

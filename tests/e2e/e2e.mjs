@@ -30,7 +30,8 @@ async function ready(page, timeout = 600000) {
 }
 
 async function search(page, model, q, timeout = 300000) {
-  await page.selectOption('[data-testid=lang]', q.lang).catch(() => {});
+  // A language the picker lacks fails the run (selectOption throws), never passes silently.
+  await page.selectOption('[data-testid=lang]', q.lang);
   await page.fill('[data-testid=query]', q.text);
   await page.click('[data-testid=search]');
   return results(page, model, q.text, timeout);
@@ -82,20 +83,53 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
       `${q.lang} "${q.text}": browser top-5 ${r.ids} = native ${expected.top5[m1][q.text]}`);
     await page.screenshot({ path: `${out}/cpu-${q.lang}.png`, fullPage: true });
   }
-  // Switch checkpoint: the page reloads the model and re-runs the query.
+  // Switch checkpoint: the page reloads the model and re-runs the query. The first try meets a
+  // corrupted file (the server inverts its bytes): the page says so, and Retry recovers
+  // without a reload once the file is whole again.
   const last = expected.queries[expected.queries.length - 1];
   await page.fill('[data-testid=query]', last.text);
   await page.click('[data-testid=search]');
   await results(page, m1, last.text);
+  const bundle = await (await fetch(`${base}/assets/manifest.json`)).json();
+  const entry2 = bundle.models.find(m => m.name === m2);
+  const victim = '/assets/' + (entry2.delta ? entry2.delta.path : (entry2.pools.mkqa || Object.values(entry2.pools)[0]).path);
+  await fetch(`${base}/__corrupt?path=${encodeURIComponent(victim)}`);
   await page.selectOption('[data-testid=model]', m2);
+  await page.waitForSelector('[data-testid=error]', { timeout: 300000 });
+  const corruptMsg = await page.textContent('[data-testid=error]');
+  check(corruptMsg.includes('sha256') && corruptMsg.includes(victim.slice(8)), `a corrupted ${victim} is reported: ${corruptMsg.slice(0, 160)}`);
+  await fetch(`${base}/__corrupt?path=${encodeURIComponent(victim)}&off=1`);
+  await page.click('[data-testid=retry]');
   const r2 = await results(page, m2, last.text);
-  check(JSON.stringify(r2.ids) === JSON.stringify(expected.top5[m2][last.text]), `after switching to ${m2}: top-5 = native`);
+  check(JSON.stringify(r2.ids) === JSON.stringify(expected.top5[m2][last.text]), `after switching to ${m2} (and a retry): top-5 = native`);
   // Side by side.
   await page.selectOption('[data-testid=cmp]', m1);
   await results(page, m1, last.text);
   check((await page.$$('section.column')).length === 2, 'side-by-side shows two result columns');
   await page.screenshot({ path: `${out}/cpu-side-by-side.png`, fullPage: true });
   const shared = page.url();
+  // The engine crashes (its panic message, as the worker's panic hook sends it): the page says
+  // so, starts a fresh worker, reloads the models and runs the query again, without a reload.
+  const before = page.workers();
+  check(before.length === 1, `one inference worker runs (${before.length})`);
+  await before[0].evaluate(() => self.postMessage({ Crashed: { message: 'the engine crashed: simulated by the e2e test' } }));
+  await page.waitForSelector('[data-testid=error]', { timeout: 10000 });
+  check((await page.textContent('[data-testid=error]')).includes('restarted'), 'a crash is reported and the engine restarted');
+  await page.waitForSelector('[data-testid=error]', { state: 'detached', timeout: 300000 });
+  const rc = await results(page, m2, last.text);
+  check(JSON.stringify(rc.ids) === JSON.stringify(expected.top5[m2][last.text]), 'after the restart the query runs again: top-5 = native');
+  check(page.workers().length === 1 && page.workers()[0] !== before[0], 'the crashed worker was replaced');
+  // A 100,000-character query: cut to the first 500 characters, said on the page, answered in
+  // the usual time.
+  const page3 = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+  await page3.goto(`${base}/?backend=cpu&model=${m1}&lang=en&q=${'a'.repeat(100000)}`);
+  await ready(page3);
+  const rl = await results(page3, m1, 'a'.repeat(500));
+  check(((await page3.textContent('[data-testid=query-cut]')) || '').includes('99500 more were dropped'), 'a 100,000-character query is cut and the page says so');
+  const typical = [...report.cpu.query_ms].sort((a, b) => a - b)[Math.floor(report.cpu.query_ms.length / 2)];
+  check(rl.ms <= Math.max(5 * typical, 2000), `the cut query encodes in normal time (${rl.ms} ms vs median ${typical} ms)`);
+  report.cpu.long_query_ms = rl.ms;
+  await page3.close();
   // A shared URL restores query, language, checkpoints and view.
   const page2 = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
   await page2.goto(shared);
@@ -132,10 +166,13 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   await page2.screenshot({ path: `${out}/charts-delta.png`, fullPage: true });
   // Safety: markup in a query is shown as text, never parsed.
   await page2.click('[data-testid=tab-search]');
-  await page2.fill('[data-testid=query]', '<img src=x onerror="window.pwned=1"><b>bold</b>');
+  const markup = '<img src=x onerror="window.pwned=1"><b>bold</b>';
+  await page2.fill('[data-testid=query]', markup);
   await page2.click('[data-testid=search]');
-  await page2.waitForTimeout(2000);
+  await results(page2, m2, markup);
   check(!(await page2.evaluate(() => window.pwned)), 'user text is not interpreted as HTML');
+  check(await page2.$$eval('b, img[src=x]', els => els.every(e => e.textContent !== 'bold' && e.getAttribute('src') !== 'x')), 'typed markup creates no elements');
+  check((await page2.inputValue('[data-testid=query]')) === markup, 'the typed markup is shown as text');
   await browser.close();
 }
 
@@ -160,6 +197,20 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
 }
 
 // --- WebGPU path (where Chromium offers an adapter) ---
+// First ask Chromium itself whether it offers an adapter: where it does, any failure of the
+// page's WebGPU path fails the run.
+let adapter = false;
+try {
+  const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...COMMON, ...WEBGPU] });
+  const p = await b.newPage();
+  await p.goto(`${base}/assets/manifest.json`);
+  adapter = await p.evaluate(async () => !!(navigator.gpu && await navigator.gpu.requestAdapter()));
+  await b.close();
+} catch (e) {
+  console.log('WebGPU probe failed:', e.message);
+}
+report.webgpu.adapter = adapter;
+console.log(`Chromium offers a WebGPU adapter: ${adapter}`);
 try {
   const { browser, page, backend, loadS } = await run(WEBGPU, `?model=${m1}`, 'webgpu');
   report.webgpu.backend = backend;
@@ -174,12 +225,13 @@ try {
     report.webgpu.query_ms = [r.ms, r2.ms];
     await page.screenshot({ path: `${out}/webgpu.png`, fullPage: true });
   } else {
+    check(!adapter, `Chromium offers an adapter, so the page must run on WebGPU (it chose ${backend}: ${report.webgpu.status})`);
     console.log('no WebGPU adapter in this Chromium: CPU fallback shown, WebGPU checks skipped');
   }
   await browser.close();
 } catch (e) {
-  console.log('WebGPU run failed:', e.message);
   report.webgpu.error = e.message;
+  check(!adapter, `the WebGPU path failed although Chromium offers an adapter: ${e.message}`);
 }
 
 fs.writeFileSync(`${out}/report.json`, JSON.stringify(report, null, 2));
