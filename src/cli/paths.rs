@@ -51,10 +51,10 @@ pub fn load_checkpoint(model: &str) -> Result<Checkpoint, CliError> {
     let path = Path::new(model);
     if path.join(crate::model::DELTA_MANIFEST).exists() {
         let base = load_checkpoint("base")?;
-        let (checkpoint, _) = crate::model::load_delta_dir(&base, path).map_err(crate::encoder::EncodeError::from)?;
+        let (checkpoint, _) = crate::model::load_delta_dir(&base, path)?;
         return Ok(checkpoint);
     }
-    Ok(Checkpoint::load(&weights_path(model)?).map_err(crate::encoder::EncodeError::from)?)
+    Ok(Checkpoint::load(&weights_path(model)?)?)
 }
 
 pub fn load_encoder(args: &ModelArgs) -> Result<Encoder, CliError> {

@@ -316,7 +316,7 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
         }
         let t = Instant::now();
         let (ckpt, _) = load_delta_dir(&base, &model_dir)?;
-        let bert = ckpt.config.init_with(&ckpt.weights, &encoder.device).map_err(crate::encoder::EncodeError::from)?;
+        let bert = ckpt.config.init_with(&ckpt.weights, &encoder.device)?;
         let results = evaluator!().evaluate(&name, &ckpt.sha256, &bert.layers[split..], &mut stages)?;
         let extra = serde_json::json!({
             "alpha": cell.alpha, "seed": cell.seed,

@@ -158,8 +158,8 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         "<unk> rate on held-out Mintaka questions: {}",
         unk_rate.iter().map(|(l, r)| format!("{l} {:.2}%", 100.0 * r)).collect::<Vec<_>>().join(", ")
     );
-    let trunk = prune_checkpoint(&base, &Vocab::new(base.config.vocab_size, [])).map_err(crate::encoder::EncodeError::from)?;
-    let model_entry = write_file(out, "model/e5-small-trunk-q4.e5s1", &write_e5s1(&trunk.config, &trunk.weights).map_err(crate::encoder::EncodeError::from)?)?;
+    let trunk = prune_checkpoint(&base, &Vocab::new(base.config.vocab_size, []))?;
+    let model_entry = write_file(out, "model/e5-small-trunk-q4.e5s1", &write_e5s1(&trunk.config, &trunk.weights)?)?;
     let words = write_word_shards(out, &base)?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&tok_bytes).map_err(|e| CliError::io("tokenizer gzip", e))?;
@@ -222,7 +222,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         let (checkpoint, delta, delta_manifest) = match dir {
             None => (base.clone(), None, None),
             Some(dir) => {
-                let (ckpt, manifest) = load_delta_dir(&base, dir).map_err(crate::encoder::EncodeError::from)?;
+                let (ckpt, manifest) = load_delta_dir(&base, dir)?;
                 split = split.min(manifest.layers.iter().copied().min().unwrap_or(split));
                 let read = |f: &str| std::fs::read(dir.join(f)).map_err(|e| CliError::io(dir.join(f).display(), e));
                 let d = write_file(out, &format!("models/{name}/{DELTA_WEIGHTS}"), &read(DELTA_WEIGHTS)?)?;
@@ -236,7 +236,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     let split = split.min(base.config.num_layers - 1);
     let mut tops = Vec::new();
     for (entry, ckpt) in models.iter().zip(&checkpoints) {
-        let bert = ckpt.config.init_with(&ckpt.weights, &base_encoder.device).map_err(crate::encoder::EncodeError::from)?;
+        let bert = ckpt.config.init_with(&ckpt.weights, &base_encoder.device)?;
         tops.push((entry.name.clone(), entry.sha256.clone(), bert.layers[split..].to_vec()));
     }
     let mut mkqa_native: BTreeMap<String, Vec<f32>> = BTreeMap::new();

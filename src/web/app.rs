@@ -435,6 +435,7 @@ pub fn App() -> Html {
         Callback::from(move |text: String| {
             let mut u = state.url.clone().unwrap_or_else(UrlState::from_location);
             u.q = text.chars().take(MAX_QUERY_CHARS).collect();
+            u.q_cut = text.chars().count().saturating_sub(MAX_QUERY_CHARS);
             state.dispatch(Action::Url(u.clone()));
             run_search.emit(u);
         })

@@ -62,8 +62,14 @@ pub async fn fetch_verified(base: &str, entry: &FileEntry, progress: &mut dyn Fn
             }
         }
     }
-    let bytes = fetch_plain(&url, entry.bytes, progress).await?;
-    let sha = sha256_hex(&bytes);
+    let mut bytes = fetch_plain(&url, entry.bytes, progress).await?;
+    let mut sha = sha256_hex(&bytes);
+    if sha != entry.sha256 {
+        // The browser's HTTP cache (or a proxy) may hold an older or damaged copy: ask the
+        // server itself once more before giving up.
+        bytes = fetch_with(&url, entry.bytes, progress, true).await?;
+        sha = sha256_hex(&bytes);
+    }
     if sha != entry.sha256 {
         return Err(format!(
             "{url}: sha256 {sha} does not match the manifest ({}); the file is corrupt or stale, rebuild with `hybrid-ir web-assets`",
@@ -81,8 +87,17 @@ pub async fn fetch_verified(base: &str, entry: &FileEntry, progress: &mut dyn Fn
 
 /// A plain GET with progress; HTTP errors become messages naming the URL and status.
 pub async fn fetch_plain(url: &str, expected: u64, progress: &mut dyn FnMut(u64, u64)) -> Result<Vec<u8>, String> {
+    fetch_with(url, expected, progress, false).await
+}
+
+/// [`fetch_plain`]; `reload` bypasses the browser's HTTP cache (`cache: "reload"`).
+async fn fetch_with(url: &str, expected: u64, progress: &mut dyn FnMut(u64, u64), reload: bool) -> Result<Vec<u8>, String> {
     let (global, fetch) = global_fn("fetch")?;
-    let promise: Promise = fetch.call1(&global, &JsValue::from_str(url)).map_err(|e| js_err(url, e))?.unchecked_into();
+    let init = js_sys::Object::new();
+    if reload {
+        Reflect::set(&init, &"cache".into(), &"reload".into()).map_err(|e| js_err(url, e))?;
+    }
+    let promise: Promise = fetch.call2(&global, &JsValue::from_str(url), &init).map_err(|e| js_err(url, e))?.unchecked_into();
     let resp = JsFuture::from(promise).await.map_err(|e| js_err(url, e))?;
     let resp: web_sys::Response = resp.dyn_into().map_err(|_| format!("{url}: not a response"))?;
     if !resp.ok() {

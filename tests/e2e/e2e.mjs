@@ -119,17 +119,18 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   const rc = await results(page, m2, last.text);
   check(JSON.stringify(rc.ids) === JSON.stringify(expected.top5[m2][last.text]), 'after the restart the query runs again: top-5 = native');
   check(page.workers().length === 1 && page.workers()[0] !== before[0], 'the crashed worker was replaced');
-  // A 100,000-character query: cut to the first 500 characters, said on the page, answered in
-  // the usual time.
-  const page3 = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
-  await page3.goto(`${base}/?backend=cpu&model=${m1}&lang=en&q=${'a'.repeat(100000)}`);
-  await ready(page3);
-  const rl = await results(page3, m1, 'a'.repeat(500));
-  check(((await page3.textContent('[data-testid=query-cut]')) || '').includes('99500 more were dropped'), 'a 100,000-character query is cut and the page says so');
+  // A 100,000-character query (pasted past the box's limit, which the test lifts): cut to the
+  // first 500 characters, said on the page, answered in the usual time. (A URL that long is
+  // refused by servers before the page sees it: Python's at 64 KB, nginx's at 8 KB.)
+  await page.selectOption('[data-testid=cmp]', '');
+  await page.$eval('[data-testid=query]', el => el.removeAttribute('maxlength'));
+  await page.fill('[data-testid=query]', 'a'.repeat(100000));
+  await page.click('[data-testid=search]');
+  const rl = await results(page, m2, 'a'.repeat(500));
+  check(((await page.textContent('[data-testid=query-cut]')) || '').includes('99500 more were dropped'), 'a 100,000-character query is cut and the page says so');
   const typical = [...report.cpu.query_ms].sort((a, b) => a - b)[Math.floor(report.cpu.query_ms.length / 2)];
   check(rl.ms <= Math.max(5 * typical, 2000), `the cut query encodes in normal time (${rl.ms} ms vs median ${typical} ms)`);
   report.cpu.long_query_ms = rl.ms;
-  await page3.close();
   // A shared URL restores query, language, checkpoints and view.
   const page2 = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
   await page2.goto(shared);
