@@ -38,6 +38,14 @@ pub struct EmbeddingCache {
     index: HashMap<[u8; 32], usize>,
     vectors: Vec<f32>,
     dirty: bool,
+    /// Length and modification time of the file as last read or written: a save re-reads it
+    /// only when another process has changed it since.
+    on_disk: Option<(u64, std::time::SystemTime)>,
+}
+
+fn stamp(path: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
 }
 
 fn key(text: &str) -> [u8; 32] {
@@ -96,7 +104,7 @@ impl EmbeddingCache {
     pub fn open(dir: &Path, model_sha256: &str, pipeline: u32, role: &str, max_len: usize, dim: usize) -> Result<Self, CacheError> {
         let model = &model_sha256[..model_sha256.len().min(32)];
         let path = dir.join(format!("{model}-p{pipeline}-{role}-{max_len}.emb"));
-        let mut cache = EmbeddingCache { path, dim, index: HashMap::new(), vectors: Vec::new(), dirty: false };
+        let mut cache = EmbeddingCache { path, dim, index: HashMap::new(), vectors: Vec::new(), dirty: false, on_disk: None };
         cache.merge_from_disk()?;
         cache.dirty = false;
         Ok(cache)
@@ -110,12 +118,18 @@ impl EmbeddingCache {
     /// Adds the entries of the file on disk that this cache lacks (another process may have
     /// saved since we opened it).
     fn merge_from_disk(&mut self) -> Result<(), CacheError> {
+        let now = stamp(&self.path);
+        if now.is_none() || now == self.on_disk {
+            return Ok(());
+        }
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(source) => return Err(CacheError::Io { path: self.path.display().to_string(), source }),
         };
-        for (k, v) in read_records(&bytes, self.dim, &self.path)?.unwrap_or_default() {
+        let records = read_records(&bytes, self.dim, &self.path)?;
+        self.on_disk = now;
+        for (k, v) in records.unwrap_or_default() {
             if !self.index.contains_key(&k) {
                 self.index.insert(k, self.vectors.len() / self.dim.max(1));
                 self.vectors.extend_from_slice(&v);
@@ -197,6 +211,7 @@ impl EmbeddingCache {
             Ok(())
         })
         .map_err(err)?;
+        self.on_disk = stamp(&self.path);
         self.dirty = false;
         Ok(())
     }

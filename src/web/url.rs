@@ -38,12 +38,6 @@ pub struct UrlState {
     pub q_cut: usize,
 }
 
-impl Default for UrlState {
-    fn default() -> Self {
-        UrlState::from_query("")
-    }
-}
-
 /// A language code as the datasets write them (`en`, `zh_cn`): 2-10 of `a-z` and `_`.
 fn is_lang_code(l: &str) -> bool {
     (2..=10).contains(&l.len()) && l.bytes().all(|c| c.is_ascii_lowercase() || c == b'_')
