@@ -78,11 +78,11 @@ pub(crate) fn embed_cached(
             for (row, t) in slice.iter().enumerate() {
                 cache.insert(t, emb.row(row));
             }
-            cache.save().map_err(CliError::from)?;
+            cache.save()?;
         }
         bar.finish_and_clear();
     }
-    let vectors = cache.gather(texts).ok_or_else(|| CliError::Bundle("embedding cache lost a vector".into()))?;
+    let vectors = cache.gather(texts)?;
     Ok((vectors, truncated, t0.elapsed().as_secs_f64()))
 }
 
@@ -117,9 +117,9 @@ pub(crate) fn embed_top(
         for (row, &i) in missing.iter().enumerate() {
             cache.insert(texts[i], emb.row(row));
         }
-        cache.save().map_err(CliError::from)?;
+        cache.save()?;
     }
-    cache.gather(texts).ok_or_else(|| CliError::Bundle("embedding cache lost a vector".into()))
+    Ok(cache.gather(texts)?)
 }
 
 /// Embeds `texts` with several checkpoints that share every layer below `split` (fine-tuned deltas
@@ -150,8 +150,7 @@ pub(crate) fn open_cache(dir: &std::path::Path, model_sha256: &str, role: Role, 
         Role::Query => "query",
         Role::Passage => "passage",
     };
-    EmbeddingCache::open(dir, model_sha256, crate::encoder::PIPELINE_VERSION, role_name, encoder.config.max_len(role), encoder.dim())
-        .map_err(CliError::from)
+    Ok(EmbeddingCache::open(dir, model_sha256, crate::encoder::PIPELINE_VERSION, role_name, encoder.config.max_len(role), encoder.dim())?)
 }
 
 /// The role pool texts are embedded in: passages, or queries when the pool is the questions.
@@ -199,7 +198,7 @@ pub fn eval(args: EvalArgs) -> Result<(), CliError> {
     let device = crate::encoder::BackendKind::Flex.device()?;
     let mut reports: Vec<TaskReport> = Vec::new();
     for kind in kinds {
-        let task = tasks::load_task(kind, &data).map_err(CliError::from)?;
+        let task = tasks::load_task(kind, &data)?;
         let task = if args.langs.is_some() || args.max_questions.is_some() {
             task.restrict(args.langs.as_deref(), args.max_questions)
         } else {

@@ -38,12 +38,12 @@ fn splice(text: &str, name: &str, block: &str) -> Option<String> {
 
 pub fn study(cmd: StudyCmd) -> Result<(), CliError> {
     let t0 = std::time::Instant::now();
-    let models = study::load_results(&cmd.results).map_err(CliError::from)?;
+    let models = study::load_results(&cmd.results)?;
     if models.is_empty() {
         return Err(CliError::Usage(format!("{}: no model results (run `hybrid-ir sweep` first)", cmd.results.display())));
     }
     eprintln!("study: {} models: {}", models.len(), models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "));
-    let s = study::analyse(&models, cmd.bootstrap, cmd.seed).map_err(CliError::from)?;
+    let s = study::analyse(&models, cmd.bootstrap, cmd.seed)?;
     std::fs::create_dir_all(&cmd.out).map_err(|e| CliError::io(cmd.out.display(), e))?;
     let json = serde_json::to_string_pretty(&s).map_err(|e| CliError::json("study.json", e))?;
     super::write_atomic(&cmd.out.join("study.json"), json.as_bytes())?;

@@ -92,7 +92,7 @@ impl<'a> Evaluator<'a> {
     fn new(encoder: &'a Encoder, data: &Path, kinds: &[TaskKind], cmd: &SweepCmd, cache: PathBuf, split: usize) -> Result<Self, CliError> {
         let mut tasks = Vec::new();
         for &kind in kinds {
-            let mut task = tasks::load_task(kind, data).map_err(CliError::from)?;
+            let mut task = tasks::load_task(kind, data)?;
             if kind == TaskKind::MkqaConsistency && cmd.consistency_questions > 0 {
                 task = task.restrict(None, Some(cmd.consistency_questions));
             }

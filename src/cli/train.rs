@@ -94,7 +94,7 @@ pub struct TrainCmd {
 }
 
 fn prepare_logged(encoder: &Encoder, data: &Path, config: &TrainConfig) -> Result<Prepared, CliError> {
-    let pairs = PairData::load(data, config).map_err(CliError::from)?;
+    let pairs = PairData::load(data, config)?;
     prepare_logged_pairs(encoder, pairs, config)
 }
 
@@ -108,8 +108,7 @@ pub(crate) fn prepare_logged_pairs(encoder: &Encoder, pairs: PairData, config: &
             bar.get_or_insert_with(|| progress_bar(total, "trunk features")).inc((done - last) as u64);
             last = done;
         }
-    })
-    .map_err(CliError::from)?;
+    })?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -137,7 +136,7 @@ pub(crate) fn train_one(base: &Checkpoint, prepared: &Prepared, config: &TrainCo
     };
     if run.is_complete() {
         eprintln!("{}: already trained with this configuration; skipping", out.display());
-        let (_, m) = load_delta_dir(base, out).map_err(CliError::from)?;
+        let (_, m) = load_delta_dir(base, out)?;
         return Ok(m);
     }
     let mut bar = progress_bar(config.steps, &format!("alpha {} seed {}", config.alpha, config.seed));
@@ -166,8 +165,7 @@ pub(crate) fn train_one(base: &Checkpoint, prepared: &Prepared, config: &TrainCo
             }
             TrainEvent::EarlyStop { step } => eprintln!("early stop at step {step}: no validation improvement"),
             TrainEvent::Features { .. } => {}
-        })
-        .map_err(CliError::from)?;
+        })?;
     bar.finish_and_clear();
     eprintln!(
         "{}: {} steps in {:.1} s, best valid loss {:.4} at step {} ({} bytes)",

@@ -167,8 +167,8 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     let tokenizer_entry = write_file(out, "model/tokenizer.json.gz", &tok_gz)?;
 
     // 2. Pools and examples.
-    let mut mkqa = tasks::load_task(TaskKind::Mkqa, &data).map_err(CliError::from)?;
-    let mut xquad = tasks::load_task(TaskKind::XquadRHeldout, &data).map_err(CliError::from)?;
+    let mut mkqa = tasks::load_task(TaskKind::Mkqa, &data)?;
+    let mut xquad = tasks::load_task(TaskKind::XquadRHeldout, &data)?;
     if let Some(limit) = args.pool_limit {
         (mkqa, xquad) = (mkqa.sample(limit), xquad.sample(limit));
         eprintln!("pools cut to {} (MKQA-R) and {} (XQuAD-R) candidates (--pool-limit)", mkqa.pool.len(), xquad.pool.len());
@@ -187,8 +187,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     }
     let mut ex = examples(&mkqa, "mkqa", args.examples);
     ex.extend(examples(&xquad, "xquad-r", args.examples));
-    let official = crate::sources::read_official(&data.join("mkqa/official-sample/test_mkqa.jsonl.gz"))
-        .map_err(CliError::from)?;
+    let official = crate::sources::read_official(&data.join("mkqa/official-sample/test_mkqa.jsonl.gz"))?;
     for q in &official {
         for (lang, text) in &q.queries {
             ex.push(Example { qid: format!("official-{}", q.id), lang: lang.clone(), text: text.clone(), pool: None, relevant: Vec::new() });

@@ -30,6 +30,8 @@ pub enum CacheError {
     },
     #[error("embedding cache {path} is corrupt: {what}; delete it (it is rebuilt on the next run)")]
     Corrupt { path: String, what: String },
+    #[error("embedding cache {path} has no vector for {missing} of the texts asked for")]
+    Missing { path: String, missing: usize },
 }
 
 pub struct EmbeddingCache {
@@ -169,13 +171,19 @@ impl EmbeddingCache {
     }
 
     /// Row-major vectors of `texts` (all must be cached).
-    pub fn gather(&self, texts: &[&str]) -> Option<Vec<f32>> {
+    pub fn gather(&self, texts: &[&str]) -> Result<Vec<f32>, CacheError> {
         let mut out = Vec::with_capacity(texts.len() * self.dim);
+        let mut missing = 0;
         for t in texts {
-            let i = *self.index.get(&key(t))?;
-            out.extend_from_slice(&self.vectors[i * self.dim..(i + 1) * self.dim]);
+            match self.index.get(&key(t)) {
+                Some(&i) => out.extend_from_slice(&self.vectors[i * self.dim..(i + 1) * self.dim]),
+                None => missing += 1,
+            }
         }
-        Some(out)
+        if missing > 0 {
+            return Err(CacheError::Missing { path: self.path.display().to_string(), missing });
+        }
+        Ok(out)
     }
 
     /// Writes the cache, merged with what is on disk now, atomically.
@@ -228,9 +236,9 @@ mod tests {
         c.insert("hello", &[0.6, 0.8]);
         c.save().unwrap();
         let same = EmbeddingCache::open(&dir, "ab12", 1, "query", 64, 2).unwrap();
-        assert_eq!(same.gather(&["hello"]), Some(vec![0.6, 0.8]));
+        assert_eq!(same.gather(&["hello"]).ok(), Some(vec![0.6, 0.8]));
         let newer = EmbeddingCache::open(&dir, "ab12", 2, "query", 64, 2).unwrap();
-        assert!(newer.is_empty() && newer.gather(&["hello"]).is_none(), "a new pipeline version reused cached vectors");
+        assert!(newer.is_empty() && newer.gather(&["hello"]).is_err(), "a new pipeline version reused cached vectors");
         let other_model = EmbeddingCache::open(&dir, "cd34", 1, "query", 64, 2).unwrap();
         assert!(other_model.is_empty());
         std::fs::remove_dir_all(&dir).ok();
@@ -278,7 +286,7 @@ mod integrity {
         a.save().unwrap();
         b.save().unwrap();
         let c = EmbeddingCache::open(&d, "ab", 2, "query", 8, 2).unwrap();
-        assert_eq!(c.gather(&["from a", "from b"]), Some(vec![1.0, 0.0, 0.0, 1.0]), "the second save dropped the first's entries");
+        assert_eq!(c.gather(&["from a", "from b"]).ok(), Some(vec![1.0, 0.0, 0.0, 1.0]), "the second save dropped the first's entries");
         std::fs::remove_dir_all(&d).ok();
     }
 
