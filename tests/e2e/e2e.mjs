@@ -39,7 +39,14 @@ async function search(page, model, q, timeout = 300000) {
 
 async function results(page, model, text, timeout = 300000) {
   const sel = `section.column[data-model="${model}"][data-query="${text.replace(/"/g, '\\"')}"]`;
-  await page.waitForSelector(sel, { timeout });
+  try {
+    await page.waitForSelector(sel, { timeout });
+  } catch (e) {
+    // Say what the page showed instead: its error box, its status line, a screenshot.
+    const shown = async s => ((await page.$(s)) ? (await page.textContent(s)) : '(none)').slice(0, 300);
+    await page.screenshot({ path: `${out}/timeout-${model}.png`, fullPage: true }).catch(() => {});
+    throw new Error(`no results of ${model} for "${text.slice(0, 40)}": error box ${await shown('[data-testid=error]')}; status ${await shown('.status')}; ${e.message.split('\n')[0]}`);
+  }
   const ids = await page.$$eval(`${sel} li[data-id]`, els => els.slice(0, 5).map(e => e.dataset.id));
   const ms = parseFloat(await page.getAttribute(sel, 'data-encode-ms'));
   return { ids, ms };
@@ -123,8 +130,14 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   // first 500 characters, said on the page, answered in the usual time. (A URL that long is
   // refused by servers before the page sees it: Python's at 64 KB, nginx's at 8 KB.)
   await page.selectOption('[data-testid=cmp]', '');
+  // Let the page settle (one column, no search or load in flight) before typing, so no
+  // re-render or re-run of the previous query races the new one.
+  await page.waitForFunction(() => document.querySelectorAll('section.column').length === 1
+    && !document.querySelector('[data-testid=search]').textContent.includes('Searching')
+    && !document.querySelector('.status progress'), null, { timeout: 300000 });
   await page.$eval('[data-testid=query]', el => el.removeAttribute('maxlength'));
   await page.fill('[data-testid=query]', 'a'.repeat(100000));
+  check((await page.inputValue('[data-testid=query]')).length === 100000, 'the box holds the 100,000 characters');
   await page.click('[data-testid=search]');
   const rl = await results(page, m2, 'a'.repeat(500));
   check(((await page.textContent('[data-testid=query-cut]')) || '').includes('99500 more were dropped'), 'a 100,000-character query is cut and the page says so');
