@@ -2,6 +2,7 @@
 //! file never leaves a reader with a mix of old and new bytes: every write goes to a temporary
 //! file of its own (process id + counter) in the target's folder, is flushed to the disk, and is
 //! renamed over the target. On any error the temporary file is removed and the old file stays.
+//! Work that must not run twice at once (a sweep cell, a trunk feature file) takes a [`Lock`].
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -47,6 +48,69 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) ->
     result
 }
 
+/// An exclusive lock on a file, held until dropped. It is the kernel's advisory lock (`flock`;
+/// over NFS a lock with a lease), so the stale-lock rule is the kernel's: a holder that dies
+/// (`kill -9`, a Slurm time limit or requeue, a node lost) releases it, and nothing is left to
+/// clean up. The file's text names the holder, for a process that has to wait. The file is never
+/// removed: a waiter and a newcomer would then lock two different files.
+#[derive(Debug)]
+pub struct Lock {
+    file: File,
+}
+
+impl Lock {
+    /// Takes the lock on `path` (created if missing), waiting for a holder to finish; `waiting`
+    /// is told the holder's text once before the wait.
+    pub fn acquire(path: &Path, waiting: impl FnOnce(&str)) -> std::io::Result<Lock> {
+        use std::io::{Read, Seek};
+        let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                waiting(holder.trim());
+                file.lock()?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(Self::holder().as_bytes())?;
+        Ok(Lock { file })
+    }
+
+    /// Who holds `path` now, or None when it is free (the lock is not taken).
+    pub fn holder_of(path: &Path) -> Option<String> {
+        use std::io::Read;
+        let mut file = std::fs::OpenOptions::new().read(true).write(true).open(path).ok()?;
+        match file.try_lock() {
+            Ok(()) => None,
+            Err(_) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                Some(text.trim().to_string())
+            }
+        }
+    }
+
+    fn holder() -> String {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "unknown host".into());
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let job = std::env::var("SLURM_JOB_ID").map(|j| format!(", Slurm job {j}")).unwrap_or_default();
+        format!("{} pid {}{job}, since unix {since}\n", host.trim(), std::process::id())
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +141,56 @@ mod tests {
         let b = temporary_path(Path::new("/x/cache.emb"));
         assert_ne!(a, b);
         assert_eq!(a.parent(), Some(Path::new("/x")));
+    }
+
+    #[test]
+    fn a_lock_waits_for_its_holder_and_names_it() {
+        let dir = std::env::temp_dir().join(format!("hybrid-ir-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cell.lock");
+        let first = Lock::acquire(&path, |_| panic!("nobody holds it yet")).unwrap();
+        let holder = Lock::holder_of(&path).expect("held");
+        assert!(holder.contains(&format!("pid {}", std::process::id())), "{holder}");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        let waiter = std::thread::spawn(move || {
+            let lock = Lock::acquire(&p, |h| tx.send(h.to_string()).unwrap()).unwrap();
+            drop(lock);
+        });
+        let told = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the waiter was told who holds the lock");
+        assert_eq!(told, holder);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!waiter.is_finished(), "the second lock was granted while the first was held");
+        drop(first);
+        waiter.join().unwrap();
+        assert_eq!(Lock::holder_of(&path), None, "released on drop");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// The stale-lock rule: a holder killed with SIGKILL leaves nothing that blocks the next one.
+    #[test]
+    fn a_killed_holder_releases_its_lock() {
+        let dir = std::env::temp_dir().join(format!("hybrid-ir-lock-kill-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cell.lock");
+        // util-linux `flock` takes the same kernel lock as `Lock`, on a descriptor the shell then
+        // hands to `sleep` by exec: the process we kill is the only holder.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "exec 9>>\"$1\" && flock 9 && exec sleep 60", "sh"])
+            .arg(&path)
+            .spawn()
+            .expect("sh and flock(1) from util-linux");
+        let t0 = std::time::Instant::now();
+        while Lock::holder_of(&path).is_none() {
+            assert!(t0.elapsed().as_secs() < 10, "flock(1) never took the lock");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let t0 = std::time::Instant::now();
+        let lock = Lock::acquire(&path, |_| {}).unwrap();
+        assert!(t0.elapsed().as_secs() < 5, "the dead holder's lock was not released");
+        drop(lock);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -101,14 +101,13 @@ pub(crate) fn embed_top(
     role: Role,
     what: &str,
     trunk: &mut Option<crate::encoder::Features>,
+    store: Option<&crate::encoder::TrunkStore>,
 ) -> Result<Vec<f32>, CliError> {
     let mut cache = open_cache(dir, sha, role, encoder)?;
     let missing = cache.missing(texts);
     if !missing.is_empty() {
         if trunk.is_none() {
-            let mut bar = progress_bar(texts.len(), &format!("{what} trunk"));
-            *trunk = Some(encoder.features(texts, role, split, |n| bar.inc(n as u64))?);
-            bar.finish_and_clear();
+            *trunk = Some(trunk_features(encoder, store, texts, role, split, what)?);
         }
         let feats = trunk.as_ref().expect("computed above");
         let mut bar = progress_bar(missing.len(), what);
@@ -120,6 +119,34 @@ pub(crate) fn embed_top(
         cache.save()?;
     }
     Ok(cache.gather(texts)?)
+}
+
+/// Layers `[0, split)` on `texts`: from `store` when it holds them (or computed and stored
+/// there), else computed; a progress bar while computing.
+pub(crate) fn trunk_features(
+    encoder: &Encoder,
+    store: Option<&crate::encoder::TrunkStore>,
+    texts: &[&str],
+    role: Role,
+    split: usize,
+    what: &str,
+) -> Result<crate::encoder::Features, CliError> {
+    let mut bar: Option<super::encode::Progress> = None;
+    let progress = |n: usize| bar.get_or_insert_with(|| progress_bar(texts.len(), &format!("{what} trunk"))).inc(n as u64);
+    let features = match store {
+        None => encoder.features(texts, role, split, progress)?,
+        Some(store) => {
+            let (features, origin) = store.features(encoder, texts, role, split, progress)?;
+            if let crate::encoder::Origin::Replaced(why) = origin {
+                eprintln!("warning: the stored trunk features of {what} were unreadable ({why}); computed again");
+            }
+            features
+        }
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(features)
 }
 
 /// Embeds `texts` with several checkpoints that share every layer below `split` (fine-tuned deltas
@@ -139,7 +166,7 @@ pub(crate) fn embed_shared_trunk(
         .iter()
         .map(|(name, sha, layers)| {
             let t0 = Instant::now();
-            let v = embed_top(encoder, dir, sha, layers, split, texts, role, &format!("{what} {role:?} {name}"), &mut trunk)?;
+            let v = embed_top(encoder, dir, sha, layers, split, texts, role, &format!("{what} {role:?} {name}"), &mut trunk, None)?;
             Ok((v, t0.elapsed().as_secs_f64()))
         })
         .collect()

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use super::eval::git_commit;
 use super::{load_checkpoint, load_encoder, progress_bar, CliError, ModelArgs};
-use crate::encoder::{BackendKind, Encoder};
+use crate::encoder::{BackendKind, Encoder, Origin, TrunkStore};
 use crate::model::{load_delta_dir, Checkpoint, DeltaManifest};
-use crate::train::{prepare_pairs, PairData, Prepared, Run, TrainConfig, TrainEvent};
+use crate::train::{prepare_pairs, prepare_pairs_with, PairData, Prepared, Run, TrainConfig, TrainEvent};
 
 /// Hyper-parameters shared by `train` and `sweep` (see `TrainConfig` for the defaults' reasons).
 #[derive(clap::Args, Debug, Clone)]
@@ -95,20 +95,31 @@ pub struct TrainCmd {
 
 fn prepare_logged(encoder: &Encoder, data: &Path, config: &TrainConfig) -> Result<Prepared, CliError> {
     let pairs = PairData::load(data, config)?;
-    prepare_logged_pairs(encoder, pairs, config)
+    prepare_logged_pairs(encoder, pairs, config, None)
 }
 
-/// Trunk features of the training pairs, with a progress bar and a summary line.
-pub(crate) fn prepare_logged_pairs(encoder: &Encoder, pairs: PairData, config: &TrainConfig) -> Result<Prepared, CliError> {
+/// Trunk features of the training pairs (from `store` when it holds them), with a progress bar
+/// and a summary line.
+pub(crate) fn prepare_logged_pairs(encoder: &Encoder, pairs: PairData, config: &TrainConfig, store: Option<&TrunkStore>) -> Result<Prepared, CliError> {
     let t0 = Instant::now();
     let mut bar: Option<super::encode::Progress> = None;
     let mut last = 0;
-    let prepared = prepare_pairs(encoder, pairs, config, |e| {
+    let event = |e| {
         if let TrainEvent::Features { done, total } = e {
             bar.get_or_insert_with(|| progress_bar(total, "trunk features")).inc((done - last) as u64);
             last = done;
         }
-    })?;
+    };
+    let prepared = match store {
+        None => prepare_pairs(encoder, pairs, config, event)?,
+        Some(store) => prepare_pairs_with(encoder.bert.layers.len(), pairs, config, event, |texts, role, split, progress| {
+            let (features, origin) = store.features(encoder, texts, role, split, progress)?;
+            if let Origin::Replaced(why) = origin {
+                eprintln!("warning: stored trunk features of the training pairs were unreadable ({why}); computed again");
+            }
+            Ok(features)
+        })?,
+    };
     if let Some(b) = bar {
         b.finish_and_clear();
     }

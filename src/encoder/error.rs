@@ -13,6 +13,8 @@ pub enum EncodeError {
     Config(String),
     #[error("reading results back from the device failed: {0}")]
     Readback(String),
+    #[error("trunk feature store {path}: {message}")]
+    Store { path: String, message: String },
     #[error("backend {0} is not compiled into this build (enable the cargo feature of the same name)")]
     BackendUnavailable(String),
 }

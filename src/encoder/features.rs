@@ -10,8 +10,11 @@ use super::{mean_pool_normalize, scatter, EncodeError, Embeddings, Encoder};
 use crate::model::{run_layers, BertLayer};
 use crate::tokenize::Role;
 
+const FEATURES_MAGIC: &[u8; 4] = b"HITF";
+const FEATURES_VERSION: u32 = 1;
+
 /// Per-text hidden states `[len_i, hidden]`, real tokens only, in input order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Features {
     pub hidden: usize,
     /// Layers `[0, layer)` produced these states.
@@ -71,6 +74,70 @@ impl Features {
             out.push(&self.data[self.starts[i]..self.starts[i] + self.lens[i] * self.hidden]);
         }
         out
+    }
+
+    /// The file form kept by the trunk store (`store.rs`): magic, version, shape, token counts,
+    /// values (little-endian), then the sha256 of everything before it, so a torn or flipped file
+    /// is recognised rather than trained on.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(36 + self.lens.len() * 4 + self.data.len() * 4 + 32);
+        out.extend_from_slice(FEATURES_MAGIC);
+        for v in [FEATURES_VERSION, self.hidden as u32, self.layer as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [self.truncated as u64, self.lens.len() as u64] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for &n in &self.lens {
+            out.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        for &x in &self.data {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(&out);
+        out.extend_from_slice(&digest);
+        out
+    }
+
+    /// Reads [`Features::to_bytes`] back; the error says what is wrong with the bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Features, String> {
+        const HEAD: usize = 4 + 3 * 4 + 2 * 8;
+        if bytes.len() < HEAD + 32 {
+            return Err(format!("{} bytes is shorter than the header", bytes.len()));
+        }
+        let (body, digest) = bytes.split_at(bytes.len() - 32);
+        if <sha2::Sha256 as sha2::Digest>::digest(body).as_slice() != digest {
+            return Err("checksum mismatch (torn or corrupted file)".into());
+        }
+        if &body[..4] != FEATURES_MAGIC {
+            return Err("not a trunk feature file (bad magic)".into());
+        }
+        let u32_at = |at: usize| u32::from_le_bytes(body[at..at + 4].try_into().expect("4 bytes"));
+        let u64_at = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes"));
+        let version = u32_at(4);
+        if version != FEATURES_VERSION {
+            return Err(format!("format version {version}, this build reads {FEATURES_VERSION}"));
+        }
+        let (hidden, layer) = (u32_at(8) as usize, u32_at(12) as usize);
+        let (truncated, n) = (u64_at(16), u64_at(24));
+        let lens_end = (n as u128) * 4 + HEAD as u128;
+        if hidden == 0 || lens_end > body.len() as u128 {
+            return Err(format!("hidden size {hidden} or text count {n} does not fit the file"));
+        }
+        let lens: Vec<usize> = (0..n as usize).map(|i| u32_at(HEAD + 4 * i) as usize).collect();
+        let values: u128 = lens.iter().map(|&l| l as u128).sum::<u128>() * hidden as u128;
+        if lens_end + values * 4 != body.len() as u128 {
+            return Err(format!("token counts say {values} values, the file holds {}", (body.len() as u128 - lens_end) / 4));
+        }
+        let data: Vec<f32> =
+            body[lens_end as usize..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+        let mut starts = Vec::with_capacity(lens.len());
+        let mut at = 0;
+        for &l in &lens {
+            starts.push(at);
+            at += l * hidden;
+        }
+        Ok(Features { hidden, layer, starts, lens, data, truncated: truncated as usize })
     }
 
     fn push(&mut self, values: &[f32]) {

@@ -4,10 +4,14 @@
 mod backend;
 mod error;
 mod features;
+#[cfg(not(target_arch = "wasm32"))]
+mod store;
 
 pub use backend::BackendKind;
 pub use error::EncodeError;
 pub use features::Features;
+#[cfg(not(target_arch = "wasm32"))]
+pub use store::{Origin, TrunkStore};
 
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 

@@ -227,13 +227,22 @@ pub fn prepare(
 }
 
 /// Trunk features of already loaded pairs.
-pub fn prepare_pairs(
-    encoder: &Encoder,
+pub fn prepare_pairs(encoder: &Encoder, pairs: PairData, config: &TrainConfig, event: impl FnMut(TrainEvent)) -> Result<Prepared, TrainError> {
+    prepare_pairs_with(encoder.bert.layers.len(), pairs, config, event, |texts, role, split, progress| {
+        encoder.features(texts, role, split, progress)
+    })
+}
+
+/// [`prepare_pairs`] with the trunk features of each text list from `features(texts, role,
+/// split, progress)`: the encoder itself, or a store that computed them earlier (a sweep's
+/// `prepare` stage).
+pub fn prepare_pairs_with(
+    num_layers: usize,
     pairs: PairData,
     config: &TrainConfig,
     mut event: impl FnMut(TrainEvent),
+    mut features: impl FnMut(&[&str], Role, usize, &mut dyn FnMut(usize)) -> Result<Features, crate::encoder::EncodeError>,
 ) -> Result<Prepared, TrainError> {
-    let num_layers = encoder.bert.layers.len();
     config.validate(num_layers)?;
     let PairData { train, valid, data: checksums } = pairs;
     let split = num_layers - config.train_layers;
@@ -245,7 +254,7 @@ pub fn prepare_pairs(
             .iter()
             .flat_map(|q| q.texts.iter().map(move |(qt, pt)| if role == Role::Query { qt.as_str() } else { pt.as_str() }))
             .collect();
-        Ok(encoder.features(&texts, role, split, |n| {
+        Ok(features(&texts, role, split, &mut |n| {
             done += n;
             event(TrainEvent::Features { done, total });
         })?)
