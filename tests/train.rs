@@ -242,6 +242,66 @@ fn shared_trunk_then_top_layers_equals_the_full_forward() {
     assert!(max_diff < 1e-5, "max difference {max_diff}");
 }
 
+/// The trunk store: computed once and then loaded exactly, by one of two racing threads; a
+/// damaged file is recognised and computed again; another split is another entry.
+#[test]
+fn trunk_store_computes_once_loads_exactly_and_replaces_damaged_files() {
+    use hybrid_ir::encoder::{BackendKind, Encoder, EncoderConfig, Origin, TrunkStore};
+    use hybrid_ir::tokenize::{Role, TextTokenizer};
+    let base = Checkpoint::load(&model_dir().join("e5-small-q4.bin")).unwrap();
+    let tokenizer = TextTokenizer::from_file(&model_dir().join("tokenizer.json")).unwrap();
+    let encoder = Encoder::new(&base, tokenizer, BackendKind::Flex.device().unwrap(), EncoderConfig::new().with_batch_size(3)).unwrap();
+    let dir = std::env::temp_dir().join(format!("hybrid-ir-store-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let store = TrunkStore::new(&dir);
+    let texts = ["Wer schrieb Faust?", "東京は日本の首都です。", "x"];
+    let direct = encoder.features(&texts, Role::Query, 10, |_| {}).unwrap();
+    let origins: Vec<Origin> = std::thread::scope(|s| {
+        let racers: Vec<_> = (0..2).map(|_| s.spawn(|| store.features(&encoder, &texts, Role::Query, 10, |_| {}).unwrap())).collect();
+        racers
+            .into_iter()
+            .map(|r| {
+                let (f, origin) = r.join().unwrap();
+                assert_eq!(f, direct, "stored features differ from the encoder's");
+                origin
+            })
+            .collect()
+    });
+    assert!(origins.contains(&Origin::Computed) && origins.contains(&Origin::Loaded), "{origins:?}: the store computed twice");
+    let path = store.path(&encoder, &texts, Role::Query, 10);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let (f, origin) = store.features(&encoder, &texts, Role::Query, 10, |_| {}).unwrap();
+    assert!(matches!(origin, Origin::Replaced(ref why) if why.contains("checksum")), "{origin:?}");
+    assert_eq!(f, direct);
+    assert_eq!(store.features(&encoder, &texts, Role::Query, 10, |_| {}).unwrap().1, Origin::Loaded);
+    assert_ne!(store.path(&encoder, &texts, Role::Query, 11), path, "another trunk depth is another entry");
+    assert_ne!(store.path(&encoder, &texts, Role::Passage, 10), path, "another role is another entry");
+    assert_ne!(store.path(&encoder, &texts[..2], Role::Query, 10), path, "other texts are another entry");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `hybrid-ir sweep` on a tiny grid (seed 1, a few steps, small pools) writing under `root`.
+fn tiny_sweep(root: &Path, alphas: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["sweep", "--alphas", alphas, "--seeds", "1", "--tasks", "xquad-r-heldout,mkqa"])
+        .args(["--steps", "4", "--eval-every", "2", "--max-questions", "24", "--train-batch-size", "4", "--valid-batches", "2"])
+        .args(["--warmup-steps", "1", "--train-layers", "1", "--bootstrap", "20", "--eval-pool-limit", "200"])
+        .args(extra)
+        .arg("--models")
+        .arg(root.join("models"))
+        .arg("--results")
+        .arg(root.join("results"))
+        .arg("--cache-dir")
+        .arg(root.join("cache"))
+        .arg("--data")
+        .arg(data())
+        .env("HYBRID_IR_MODEL_DIR", model_dir());
+    c
+}
+
 /// The sweep on a tiny grid, end to end: every alpha is checked before any work, each cell is
 /// trained, evaluated and written with its per-question tables, a rerun skips every finished
 /// model, and the study reads the results into paired comparisons.
@@ -249,22 +309,7 @@ fn shared_trunk_then_top_layers_equals_the_full_forward() {
 fn sweep_runs_cell_by_cell_resumes_and_feeds_the_study() {
     let root = std::env::temp_dir().join(format!("hybrid-ir-sweep-{}", std::process::id()));
     std::fs::remove_dir_all(&root).ok();
-    let sweep = |alphas: &str| {
-        let mut c = Command::new(bin());
-        c.args(["sweep", "--alphas", alphas, "--seeds", "1", "--tasks", "xquad-r-heldout,mkqa"])
-            .args(["--steps", "4", "--eval-every", "2", "--max-questions", "24", "--train-batch-size", "4", "--valid-batches", "2"])
-            .args(["--warmup-steps", "1", "--train-layers", "1", "--bootstrap", "20", "--eval-pool-limit", "200"])
-            .arg("--models")
-            .arg(root.join("models"))
-            .arg("--results")
-            .arg(root.join("results"))
-            .arg("--cache-dir")
-            .arg(root.join("cache"))
-            .arg("--data")
-            .arg(data())
-            .env("HYBRID_IR_MODEL_DIR", model_dir());
-        c.output().unwrap()
-    };
+    let sweep = |alphas: &str| tiny_sweep(&root, alphas, &[]).output().unwrap();
     let bad = sweep("0.5,2");
     assert!(!bad.status.success());
     let msg = String::from_utf8_lossy(&bad.stderr);
@@ -305,6 +350,66 @@ fn sweep_runs_cell_by_cell_resumes_and_feeds_the_study() {
     for (fig, setting) in [("mono_map", "mono"), ("cross_map", "cross"), ("multi_map", "multi")] {
         let (a, b) = (xq["base"][fig].as_f64().unwrap(), rep["macro"][setting]["map"].as_f64().unwrap());
         assert!((a - b).abs() < 1e-4, "{fig}: study {a} vs report {b}");
+    }
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// The stages a scheduler runs (prepare, then train and eval per cell, two workers on the same
+/// cell at once, then collect) give the same files as the one-machine loop: every file byte for
+/// byte, JSON apart from the fields that record times (`scripts/compare-sweeps`).
+#[test]
+fn staged_sweep_equals_the_loop_even_with_two_workers_per_cell() {
+    let root = std::env::temp_dir().join(format!("hybrid-ir-staged-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    let (looped, staged) = (root.join("loop"), root.join("staged"));
+    let alphas = "0,1";
+    let ok = |mut c: Command| {
+        let out = c.output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{text}");
+        text
+    };
+    ok(tiny_sweep(&looped, alphas, &[]));
+
+    let stage = |args: &[&str]| tiny_sweep(&staged, alphas, args);
+    // Evaluating before training is refused, recorded, and reported by collect.
+    let early = stage(&["--stage", "eval", "--cell", "1"]).output().unwrap();
+    let msg = String::from_utf8_lossy(&early.stderr);
+    assert!(!early.status.success() && msg.contains("--stage train --cell 1"), "{msg}");
+    let collect = stage(&["--stage", "collect", "--require-complete"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&collect.stdout);
+    assert!(!collect.status.success(), "collect --require-complete passed on an empty grid: {listed}");
+    assert!(listed.contains("alpha-0-seed-1\tmissing") && listed.contains("alpha-1-seed-1\tFAILED: eval"), "{listed}");
+    let bad = stage(&["--stage", "train", "--cell", "2"]).output().unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("outside the grid of 2 cells"));
+
+    let prepare = ok(stage(&["--stage", "prepare"]));
+    assert!(prepare.contains("trunk features of the training pairs"), "{prepare}");
+    for cell in ["0", "1"] {
+        // Two workers on one cell: one trains, the other waits for the lock and finds it done.
+        let (mut a, mut b) = (stage(&["--stage", "train", "--cell", cell]), stage(&["--stage", "train", "--cell", cell]));
+        let (a, b) = (a.spawn().unwrap(), b.spawn().unwrap());
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let eval = ok(stage(&["--stage", "eval", "--cell", cell]));
+        assert!(!eval.contains("trunk features"), "the trunk comes from the store prepare filled: {eval}");
+    }
+    let again = ok(stage(&["--stage", "train", "--alpha", "1", "--seed", "1"]));
+    assert!(again.contains("already trained"), "{again}");
+    let collected = ok(stage(&["--stage", "collect", "--require-complete"]));
+    assert!(collected.matches("\tdone").count() == 2, "{collected}");
+
+    for dir in ["results", "models"] {
+        let cmp = Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/compare-sweeps"))
+            .arg(looped.join(dir))
+            .arg(staged.join(dir))
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&cmp.stdout);
+        assert!(cmp.status.success() && !report.contains(" 0 files equal"), "{report}");
     }
     std::fs::remove_dir_all(&root).ok();
 }

@@ -213,3 +213,65 @@ impl Encoder {
         Ok(Embeddings { data, dim, truncated: features.truncated })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Features {
+        let mut f = Features { hidden: 3, layer: 11, truncated: 2, ..Default::default() };
+        f.push(&[1.0, -2.5, 3.25, 0.0, f32::MIN_POSITIVE, -0.0]);
+        f.push(&[]);
+        f.push(&[7.0, 8.0, 9.0]);
+        f
+    }
+
+    #[test]
+    fn stored_features_read_back_exactly() {
+        let f = sample();
+        assert_eq!(Features::from_bytes(&f.to_bytes()).unwrap(), f);
+        let empty = Features { hidden: 384, layer: 10, ..Default::default() };
+        assert_eq!(Features::from_bytes(&empty.to_bytes()).unwrap(), empty);
+    }
+
+    /// Any one damaged byte or a cut anywhere is refused with a reason, never read as features.
+    #[test]
+    fn every_damaged_byte_and_every_cut_is_refused() {
+        let good = sample().to_bytes();
+        for pos in 0..good.len() {
+            for v in [0x00, 0xFF, good[pos] ^ 0x01] {
+                let mut b = good.clone();
+                if b[pos] == v {
+                    continue;
+                }
+                b[pos] = v;
+                assert!(Features::from_bytes(&b).is_err(), "byte {pos} = {v:#04x} was accepted");
+            }
+        }
+        for cut in 0..good.len() {
+            assert!(Features::from_bytes(&good[..cut]).is_err(), "cut at {cut} was accepted");
+        }
+    }
+
+    /// A file whose checksum is right but whose counts lie (a writer bug, not damage) is refused
+    /// by the shape checks, not trusted.
+    #[test]
+    fn counts_that_do_not_fit_are_refused() {
+        let reseal = |mut body: Vec<u8>| {
+            body.truncate(body.len() - 32);
+            let d = <sha2::Sha256 as sha2::Digest>::digest(&body);
+            body.extend_from_slice(&d);
+            body
+        };
+        let good = sample().to_bytes();
+        let mut b = good.clone();
+        b[24..32].copy_from_slice(&u64::MAX.to_le_bytes()); // text count
+        assert!(Features::from_bytes(&reseal(b)).unwrap_err().contains("does not fit"));
+        let mut b = good.clone();
+        b[32..36].copy_from_slice(&5u32.to_le_bytes()); // first text's token count
+        assert!(Features::from_bytes(&reseal(b)).unwrap_err().contains("token counts"));
+        let mut b = good;
+        b[8..12].copy_from_slice(&0u32.to_le_bytes()); // hidden size
+        assert!(Features::from_bytes(&reseal(b)).is_err());
+    }
+}
