@@ -1,6 +1,7 @@
 //! The `hybrid-ir` command line (native only).
 
 mod bundle;
+mod embed;
 mod encode;
 mod eval;
 mod npy;
@@ -140,3 +141,30 @@ pub fn run() -> Result<(), CliError> {
 
 pub use encode::progress_bar;
 pub use paths::{load_checkpoint, load_encoder};
+
+/// Writes `dir/<task>.questions.st.gz` atomically.
+pub(crate) fn write_questions(dir: &std::path::Path, table: &crate::report::QuestionTable) -> Result<(), CliError> {
+    let bytes = table.to_bytes().map_err(CliError::Usage)?;
+    write_atomic(&dir.join(crate::study::questions_file(&table.index.task)), &bytes)
+}
+
+pub(crate) fn print_counts(task: &crate::tasks::Task) {
+    let counts = crate::tasks::counts(task);
+    let line = counts.iter().map(|(l, (q, p))| format!("{l} {q}/{p}")).collect::<Vec<_>>().join(", ");
+    eprintln!(
+        "{}: {} queries, {} pool candidates (per language queries/pool: {line})",
+        task.kind.name(),
+        task.queries.len(),
+        task.pool.len()
+    );
+}
+
+pub(crate) fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}

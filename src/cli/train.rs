@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::eval::git_commit;
+use super::git_commit;
 use super::{load_checkpoint, load_encoder, progress_bar, CliError, ModelArgs};
 use crate::encoder::{BackendKind, Encoder, Origin, TrunkStore};
 use crate::model::{load_delta_dir, Checkpoint, DeltaManifest};

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::eval::{cache_dir, embed_cached, embed_shared_trunk, git_commit};
+use super::embed::{cache_dir, embed_cached, embed_shared_trunk};
+use super::git_commit;
 use super::bundle::PageEngine;
 use super::{load_checkpoint, progress_bar, CliError, ModelArgs};
 use crate::assets::{

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{Stages, SweepCmd};
-use crate::cli::eval::{embed_top, pool_role, print_counts, trunk_features};
+use crate::cli::embed::{embed_top, pool_role, trunk_features};
+use crate::cli::print_counts;
 use crate::cli::CliError;
 use crate::encoder::{BackendKind, Encoder, Features, TrunkStore};
 use crate::model::BertLayer;

@@ -21,7 +21,8 @@ use std::time::Instant;
 use evaluator::Evaluator;
 use outputs::{cell_state, clear_failure, record_failure, results_current, trained, unix_now, write_results, CellState};
 
-use super::eval::{cache_dir, git_commit};
+use super::embed::cache_dir;
+use super::git_commit;
 use super::train::{prepare_logged_pairs, train_one, TrainArgs};
 use super::{load_checkpoint, load_encoder, CliError};
 use crate::encoder::{Encoder, TrunkStore, PIPELINE_VERSION};
@@ -206,7 +207,7 @@ impl Sweep {
             (None, Some(a), Some(s)) => self.grid.iter().position(|c| c.alpha == a && c.seed == s).ok_or_else(|| {
                 CliError::Usage(format!("alpha {a} seed {s} is not a cell of the grid (--alphas {:?} --seeds {:?})", self.cmd.alphas, self.cmd.seeds))
             }),
-            _ => Err(CliError::Usage(format!("--stage {:?} needs --cell I or --alpha A --seed S", self.cmd.stage).to_lowercase())),
+            _ => Err(CliError::Usage(format!("--stage {} needs --cell I or --alpha A --seed S", stage_name(self.cmd.stage)))),
         }
     }
 
@@ -405,7 +406,7 @@ impl Sweep {
         let run = serde_json::json!({
             "git_commit": git_commit(),
             "finished_unix": unix_now(),
-            "stage": format!("{stage:?}").to_lowercase(),
+            "stage": stage_name(stage),
             "cell": cell.map(|i| self.grid[i].name()),
             "grid": self.grid.iter().map(Cell::name).collect::<Vec<_>>(),
             "stages": self.stages.0.iter().map(|(n, s)| serde_json::json!({ "stage": n, "seconds": s })).collect::<Vec<_>>(),
@@ -419,6 +420,10 @@ impl Sweep {
         std::io::Write::write_all(&mut f, format!("{run}\n").as_bytes()).map_err(|e| CliError::io(log.display(), e))?;
         Ok(())
     }
+}
+
+fn stage_name(stage: Stage) -> String {
+    format!("{stage:?}").to_lowercase()
 }
 
 /// The lock of one cell's training or evaluation (`DIR/.lock`); says who holds it while waiting.

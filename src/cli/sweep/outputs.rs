@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::SweepCmd;
-use crate::cli::eval::{git_commit, write_questions};
+use crate::cli::{git_commit, write_questions};
 use crate::cli::CliError;
 use crate::files::Lock;
 use crate::model::{Checkpoint, DeltaManifest, DELTA_MANIFEST, DELTA_WEIGHTS};
