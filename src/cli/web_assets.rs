@@ -144,59 +144,78 @@ fn encoder_for(checkpoint: &Checkpoint, args: &ModelArgs) -> Result<Encoder, Cli
     Ok(Encoder::new(checkpoint, tokenizer, args.backend.device()?, config)?)
 }
 
-pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
-    let data = crate::sources::data_root(args.data.as_deref());
-    let out = &args.out;
-    std::fs::create_dir_all(out).map_err(|e| CliError::io(out.display(), e))?;
-    let base = load_checkpoint("base")?;
-    let tok_path = super::paths::base_model_dir().join("tokenizer.json");
-    let tok_bytes = std::fs::read(&tok_path).map_err(|e| CliError::io(tok_path.display(), e))?;
-    let tokenizer = TextTokenizer::from_bytes(&tok_bytes, &tok_path.display().to_string()).map_err(crate::encoder::EncodeError::from)?;
+/// The model files (step 1 of the bundle).
+struct ModelFiles {
+    trunk: Checkpoint,
+    model: FileEntry,
+    words: WordShards,
+    tokenizer: FileEntry,
+    unk_rate: BTreeMap<String, f64>,
+}
 
-    // 1. Trunk, word-table shards, tokenizer.
-    let unk_rate = unk_rates(&tokenizer, &data)?;
+/// The trunk (everything but the word table), the word-table shards and the gzipped tokenizer.
+fn write_model_files(out: &Path, base: &Checkpoint, tokenizer: &TextTokenizer, tok_bytes: &[u8], data: &Path) -> Result<ModelFiles, CliError> {
+    let unk_rate = unk_rates(tokenizer, data)?;
     eprintln!(
         "<unk> rate on held-out Mintaka questions: {}",
         unk_rate.iter().map(|(l, r)| format!("{l} {:.2}%", 100.0 * r)).collect::<Vec<_>>().join(", ")
     );
-    let trunk = prune_checkpoint(&base, &Vocab::new(base.config.vocab_size, []))?;
-    let model_entry = write_file(out, "model/e5-small-trunk-q4.e5s1", &write_e5s1(&trunk.config, &trunk.weights)?)?;
-    let words = write_word_shards(out, &base)?;
+    let trunk = prune_checkpoint(base, &Vocab::new(base.config.vocab_size, []))?;
+    let model = write_file(out, "model/e5-small-trunk-q4.e5s1", &write_e5s1(&trunk.config, &trunk.weights)?)?;
+    let words = write_word_shards(out, base)?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(&tok_bytes).map_err(|e| CliError::io("tokenizer gzip", e))?;
+    gz.write_all(tok_bytes).map_err(|e| CliError::io("tokenizer gzip", e))?;
     let tok_gz = gz.finish().map_err(|e| CliError::io("tokenizer gzip", e))?;
-    let tokenizer_entry = write_file(out, "model/tokenizer.json.gz", &tok_gz)?;
+    let tokenizer = write_file(out, "model/tokenizer.json.gz", &tok_gz)?;
+    Ok(ModelFiles { trunk, model, words, tokenizer, unk_rate })
+}
 
-    // 2. Pools and examples.
-    let mut mkqa = tasks::load_task(TaskKind::Mkqa, &data)?;
-    let mut xquad = tasks::load_task(TaskKind::XquadRHeldout, &data)?;
+/// The page's two candidate pools, cut by `--pool-limit` for quick bundles.
+fn load_pools(args: &WebAssetsArgs, data: &Path) -> Result<(Task, Task), CliError> {
+    let mut mkqa = tasks::load_task(TaskKind::Mkqa, data)?;
+    let mut xquad = tasks::load_task(TaskKind::XquadRHeldout, data)?;
     if let Some(limit) = args.pool_limit {
         (mkqa, xquad) = (mkqa.sample(limit), xquad.sample(limit));
         eprintln!("pools cut to {} (MKQA-R) and {} (XQuAD-R) candidates (--pool-limit)", mkqa.pool.len(), xquad.pool.len());
     }
-    let pools: Vec<(&str, &str, &Task)> =
-        vec![("mkqa", "MKQA-R answers (12 languages)", &mkqa), ("xquad-r", "XQuAD-R held-out sentences (11 languages)", &xquad)];
-    let mut pool_entries = Vec::new();
-    for (name, title, task) in &pools {
+    Ok((mkqa, xquad))
+}
+
+/// Each pool's texts and the example questions (step 2).
+fn write_pools_and_examples(out: &Path, args: &WebAssetsArgs, data: &Path, pools: &[(&str, &str, &Task)]) -> Result<(Vec<PoolEntry>, FileEntry), CliError> {
+    let mut entries = Vec::new();
+    for (name, title, task) in pools {
         let texts = PoolTexts {
             ids: task.pool.iter().map(|c| c.id.clone()).collect(),
             langs: task.pool.iter().map(|c| c.lang.clone()).collect(),
             texts: task.pool.iter().map(|c| c.text.clone()).collect(),
         };
         let entry = write_file(out, &format!("pools/{name}.json"), &json(&texts)?)?;
-        pool_entries.push(PoolEntry { name: name.to_string(), title: title.to_string(), texts: entry, count: task.pool.len(), langs: task.langs.clone() });
+        entries.push(PoolEntry { name: name.to_string(), title: title.to_string(), texts: entry, count: task.pool.len(), langs: task.langs.clone() });
     }
-    let mut ex = examples(&mkqa, "mkqa", args.examples);
-    ex.extend(examples(&xquad, "xquad-r", args.examples));
+    let mut ex = Vec::new();
+    for (name, _, task) in pools {
+        ex.extend(examples(task, name, args.examples));
+    }
     let official = crate::sources::read_official(&data.join("mkqa/official-sample/test_mkqa.jsonl.gz"))?;
     for q in &official {
         for (lang, text) in &q.queries {
             ex.push(Example { qid: format!("official-{}", q.id), lang: lang.clone(), text: text.clone(), pool: None, relevant: Vec::new() });
         }
     }
-    let examples_entry = write_file(out, "examples.json", &json(&ex)?)?;
+    Ok((entries, write_file(out, "examples.json", &json(&ex)?)?))
+}
 
-    // 3. Models: base plus the sweep's checkpoints, each with its pool embeddings.
+/// The models the page offers: base plus the sweep's checkpoints (or `--only` of them), with
+/// their delta files copied into the bundle (step 3).
+struct Models {
+    entries: Vec<ModelEntry>,
+    checkpoints: Vec<Checkpoint>,
+    /// The lowest layer any checkpoint changes: below it, all share the base's trunk.
+    split: usize,
+}
+
+fn write_models(out: &Path, args: &WebAssetsArgs, base: &Checkpoint) -> Result<Models, CliError> {
     let mut cells: Vec<(String, Option<f64>, Option<u64>, Option<PathBuf>)> = vec![("base".into(), None, None, None)];
     let sweep_manifest = args.checkpoints.join("manifest.json");
     if let Ok(text) = std::fs::read_to_string(&sweep_manifest) {
@@ -211,66 +230,163 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     } else {
         eprintln!("{} not found: the page gets the base model only", sweep_manifest.display());
     }
-    let cache = cache_dir(args.cache_dir.as_ref());
-    // Every checkpoint is a delta on the top layers of the base: embed each pool through the
-    // shared trunk once, then through each model's own top (as `sweep` does).
-    let base_encoder = encoder_for(&base, &args.model)?;
-    let mut models = Vec::new();
-    let mut checkpoints: Vec<Checkpoint> = Vec::new();
-    let mut split = base.config.num_layers;
+    let mut models = Models { entries: Vec::new(), checkpoints: Vec::new(), split: base.config.num_layers };
     for (name, alpha, seed, dir) in &cells {
         let (checkpoint, delta, delta_manifest) = match dir {
             None => (base.clone(), None, None),
             Some(dir) => {
-                let (ckpt, manifest) = load_delta_dir(&base, dir)?;
-                split = split.min(manifest.layers.iter().copied().min().unwrap_or(split));
+                let (ckpt, manifest) = load_delta_dir(base, dir)?;
+                models.split = models.split.min(manifest.layers.iter().copied().min().unwrap_or(models.split));
                 let read = |f: &str| std::fs::read(dir.join(f)).map_err(|e| CliError::io(dir.join(f).display(), e));
                 let d = write_file(out, &format!("models/{name}/{DELTA_WEIGHTS}"), &read(DELTA_WEIGHTS)?)?;
                 let m = write_file(out, &format!("models/{name}/{DELTA_MANIFEST}"), &read(DELTA_MANIFEST)?)?;
                 (ckpt, Some(d), Some(m))
             }
         };
-        models.push(ModelEntry { name: name.clone(), alpha: *alpha, seed: *seed, sha256: checkpoint.sha256.clone(), delta, delta_manifest, pools: BTreeMap::new() });
-        checkpoints.push(checkpoint);
+        models.entries.push(ModelEntry {
+            name: name.clone(),
+            alpha: *alpha,
+            seed: *seed,
+            sha256: checkpoint.sha256.clone(),
+            delta,
+            delta_manifest,
+            pools: BTreeMap::new(),
+        });
+        models.checkpoints.push(checkpoint);
     }
-    let split = split.min(base.config.num_layers - 1);
+    models.split = models.split.min(base.config.num_layers - 1);
+    Ok(models)
+}
+
+/// Every model's int8 pool embeddings. All checkpoints are deltas on the top layers of the base:
+/// each pool runs through the shared trunk once, then through each model's own top (as `sweep`
+/// does). Returns the f32 MKQA-R pool vectors per model, for the quality check.
+fn write_pool_embeddings(
+    out: &Path,
+    encoder: &Encoder,
+    cache: &Path,
+    models: &mut Models,
+    pools: &[(&str, &str, &Task)],
+) -> Result<BTreeMap<String, Vec<f32>>, CliError> {
     let mut tops = Vec::new();
-    for (entry, ckpt) in models.iter().zip(&checkpoints) {
-        let bert = ckpt.config.init_with(&ckpt.weights, &base_encoder.device)?;
-        tops.push((entry.name.clone(), entry.sha256.clone(), bert.layers[split..].to_vec()));
+    for (entry, ckpt) in models.entries.iter().zip(&models.checkpoints) {
+        let bert = ckpt.config.init_with(&ckpt.weights, &encoder.device)?;
+        tops.push((entry.name.clone(), entry.sha256.clone(), bert.layers[models.split..].to_vec()));
     }
-    let mut mkqa_native: BTreeMap<String, Vec<f32>> = BTreeMap::new();
-    for (pool, _, task) in &pools {
+    let mut mkqa_native = BTreeMap::new();
+    for (pool, _, task) in pools {
         let texts: Vec<&str> = task.pool.iter().map(|c| c.text.as_str()).collect();
-        let vectors = embed_shared_trunk(&base_encoder, &cache, &tops, split, &texts, Role::Passage, &format!("{pool} pool"))?;
-        for (entry, (v, _)) in models.iter_mut().zip(vectors) {
-            let file = write_file(out, &format!("models/{}/{pool}.i8", entry.name), &encode_int8(&v, base_encoder.dim()))?;
+        let vectors = embed_shared_trunk(encoder, cache, &tops, models.split, &texts, Role::Passage, &format!("{pool} pool"))?;
+        for (entry, (v, _)) in models.entries.iter_mut().zip(vectors) {
+            let file = write_file(out, &format!("models/{}/{pool}.i8", entry.name), &encode_int8(&v, encoder.dim()))?;
             entry.pools.insert(pool.to_string(), file);
             if *pool == "mkqa" {
                 mkqa_native.insert(entry.name.clone(), v);
             }
         }
     }
+    Ok(mkqa_native)
+}
+
+/// Mean bytes of word-table shards a first MKQA query needs (step 4: what a visit costs).
+fn first_query_shard_bytes(files: &ModelFiles, tokenizer: &TextTokenizer, queries: &[&str], max_len: usize) -> Result<f64, CliError> {
+    let table = engine::word_table(&files.words, &files.trunk).map_err(CliError::Usage)?;
+    let mut total = 0u64;
+    for q in queries {
+        let (ids, _) = tokenizer.encode(q, Role::Query, max_len).map_err(crate::encoder::EncodeError::from)?;
+        total += engine::missing_shards(&table, &files.words, &ids).iter().filter_map(|&i| files.words.entry(i)).map(|e| e.bytes).sum::<u64>();
+    }
+    Ok(total as f64 / queries.len().max(1) as f64)
+}
+
+fn write_manifest(out: &Path, m: &AssetManifest) -> Result<FileEntry, CliError> {
+    write_file(out, "manifest.json", &serde_json::to_vec_pretty(m).map_err(|e| CliError::json("manifest.json", e))?)
+}
+
+/// What compression costs (step 5): MKQA-R multilingual mAP of base and the default model,
+/// native f32 vs the page's path rebuilt from the written bundle with the page's own engine code.
+fn measure_page_quality(
+    args: &WebAssetsArgs,
+    cache: &Path,
+    manifest: &mut AssetManifest,
+    checkpoints: &[Checkpoint],
+    mkqa: &Task,
+    mkqa_native: &BTreeMap<String, Vec<f32>>,
+) -> Result<(), CliError> {
+    let device = BackendKind::Flex.device()?;
+    let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
+    let q_texts: Vec<&str> = mkqa.queries.iter().map(|q| q.text.as_str()).collect();
+    for name in ["base".to_string(), manifest.default_model.clone()].into_iter().collect::<BTreeSet<_>>() {
+        let (Some(pool_f32), Some(ckpt)) = (mkqa_native.get(&name), manifest.models.iter().position(|m| m.name == name).map(|i| &checkpoints[i]))
+        else {
+            continue;
+        };
+        let native_encoder = encoder_for(ckpt, &args.model)?;
+        let (q_native, _, _) = embed_cached(&native_encoder, cache, &q_texts, Role::Query, &format!("{name} queries"))?;
+        let (native, _, _) =
+            report::evaluate_task(mkqa, &q_native, pool_f32, native_encoder.dim(), &device, &opts, |_| {}).map_err(CliError::Usage)?;
+        let mut page = PageEngine::open(&args.out, Some(&name), &args.model)?;
+        let mut bar = progress_bar(q_texts.len(), &format!("{name} queries, page path"));
+        let q_page = page.encode_queries(&q_texts, |n| bar.inc(n as u64))?;
+        bar.finish_and_clear();
+        let (web, _, _) = report::evaluate_task(mkqa, &q_page, &page.pool_vectors("mkqa")?, page.encoder.dim(), &device, &opts, |_| {})
+            .map_err(CliError::Usage)?;
+        eprintln!(
+            "{name}: MKQA-R multilingual mAP native {:.5}, page path {:.5} (delta {:+.5})",
+            native.macro_avg.multi.map,
+            web.macro_avg.multi.map,
+            web.macro_avg.multi.map - native.macro_avg.multi.map
+        );
+        manifest.compression.map_native.insert(name.clone(), native.macro_avg.multi.map);
+        manifest.compression.map_browser.insert(name, web.macro_avg.multi.map);
+    }
+    Ok(())
+}
+
+/// Bytes of a first visit's data (the default model and first pool), before the wasm.
+fn default_page_bytes(m: &AssetManifest) -> u64 {
+    let d = m.models.iter().find(|x| x.name == m.default_model);
+    let pool = m.pools.first();
+    m.model.bytes
+        + m.tokenizer.bytes
+        + m.examples.bytes
+        + m.results.as_ref().map_or(0, |r| r.bytes)
+        + pool.map_or(0, |p| p.texts.bytes)
+        + d.map(|d| {
+            d.delta.as_ref().map_or(0, |f| f.bytes)
+                + d.delta_manifest.as_ref().map_or(0, |f| f.bytes)
+                + pool.and_then(|p| d.pools.get(&p.name)).map_or(0, |f| f.bytes)
+        })
+        .unwrap_or(0)
+}
+
+pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
+    let data = crate::sources::data_root(args.data.as_deref());
+    let out = &args.out;
+    std::fs::create_dir_all(out).map_err(|e| CliError::io(out.display(), e))?;
+    let base = load_checkpoint("base")?;
+    let tok_path = super::paths::base_model_dir().join("tokenizer.json");
+    let tok_bytes = std::fs::read(&tok_path).map_err(|e| CliError::io(tok_path.display(), e))?;
+    let tokenizer = TextTokenizer::from_bytes(&tok_bytes, &tok_path.display().to_string()).map_err(crate::encoder::EncodeError::from)?;
+
+    let files = write_model_files(out, &base, &tokenizer, &tok_bytes, &data)?;
+    let (mkqa, xquad) = load_pools(&args, &data)?;
+    let pools: Vec<(&str, &str, &Task)> =
+        vec![("mkqa", "MKQA-R answers (12 languages)", &mkqa), ("xquad-r", "XQuAD-R held-out sentences (11 languages)", &xquad)];
+    let (pool_entries, examples_entry) = write_pools_and_examples(out, &args, &data, &pools)?;
+    let mut models = write_models(out, &args, &base)?;
+    let cache = cache_dir(args.cache_dir.as_ref());
+    let base_encoder = encoder_for(&base, &args.model)?;
+    let mkqa_native = write_pool_embeddings(out, &base_encoder, &cache, &mut models, &pools)?;
     let default_model = args
         .default_model
         .clone()
-        .unwrap_or_else(|| if models.iter().any(|m| m.name == "alpha-0.5-seed-1") { "alpha-0.5-seed-1".into() } else { "base".into() });
-    if !models.iter().any(|m| m.name == default_model) {
+        .unwrap_or_else(|| if models.entries.iter().any(|m| m.name == "alpha-0.5-seed-1") { "alpha-0.5-seed-1".into() } else { "base".into() });
+    if !models.entries.iter().any(|m| m.name == default_model) {
         return Err(CliError::Usage(format!("--default-model {default_model} is not among the models")));
     }
-
-    // 4. What compression costs: MKQA-R multilingual mAP, native vs the page's path, which is
-    //    rebuilt from the written files with the page's own engine code.
     let q_texts: Vec<&str> = mkqa.queries.iter().map(|q| q.text.as_str()).collect();
-    let first_query_shard_bytes = {
-        let table = engine::word_table(&words, &trunk).map_err(CliError::Usage)?;
-        let mut total = 0u64;
-        for q in &q_texts {
-            let (ids, _) = tokenizer.encode(q, Role::Query, args.model.max_len_query).map_err(crate::encoder::EncodeError::from)?;
-            total += engine::missing_shards(&table, &words, &ids).iter().filter_map(|&i| words.entry(i)).map(|e| e.bytes).sum::<u64>();
-        }
-        total as f64 / q_texts.len().max(1) as f64
-    };
+    let first_query_shard_bytes = first_query_shard_bytes(&files, &tokenizer, &q_texts, args.model.max_len_query)?;
     let results = match std::fs::read("results/sweep/sweep.json") {
         Ok(bytes) => Some(write_file(out, "results/sweep.json", &sweep_with_study(&bytes)?)?),
         Err(_) => None,
@@ -281,75 +397,29 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         git_commit: git_commit(),
         created_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         base_sha256: base.sha256.clone(),
-        model: model_entry,
-        words,
-        tokenizer: tokenizer_entry,
-        models,
-        default_model: default_model.clone(),
+        model: files.model.clone(),
+        words: files.words.clone(),
+        tokenizer: files.tokenizer.clone(),
+        models: models.entries,
+        default_model,
         pools: pool_entries,
         examples: examples_entry,
         results,
-        compression: Compression { unk_rate, first_query_shard_bytes, ..Default::default() },
+        compression: Compression { unk_rate: files.unk_rate.clone(), first_query_shard_bytes, ..Default::default() },
         data: mkqa.checksums.iter().chain(&xquad.checksums).cloned().collect(),
         pool_limit: args.pool_limit,
     };
-    let write_manifest = |m: &AssetManifest| -> Result<FileEntry, CliError> {
-        write_file(out, "manifest.json", &serde_json::to_vec_pretty(m).map_err(|e| CliError::json("manifest.json", e))?)
-    };
-    // Written now so the check below reads the bundle exactly as the page will.
-    write_manifest(&manifest)?;
+    // Written before the check so that it reads the bundle exactly as the page will.
+    write_manifest(out, &manifest)?;
     if !args.skip_quality_check {
-        let device = BackendKind::Flex.device()?;
-        let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
-        for name in ["base".to_string(), default_model.clone()].into_iter().collect::<BTreeSet<_>>() {
-            let (Some(pool_f32), Some(ckpt)) = (mkqa_native.get(&name), manifest.models.iter().position(|m| m.name == name).map(|i| &checkpoints[i]))
-            else {
-                continue;
-            };
-            let native_encoder = encoder_for(ckpt, &args.model)?;
-            let native_encoder = &native_encoder;
-            let (q_native, _, _) = embed_cached(native_encoder, &cache, &q_texts, Role::Query, &format!("{name} queries"))?;
-            let (native, _, _) = report::evaluate_task(&mkqa, &q_native, pool_f32, native_encoder.dim(), &device, &opts, |_| {})
-                .map_err(CliError::Usage)?;
-            let mut page = PageEngine::open(out, Some(&name), &args.model)?;
-            let mut bar = progress_bar(q_texts.len(), &format!("{name} queries, page path"));
-            let q_page = page.encode_queries(&q_texts, |n| bar.inc(n as u64))?;
-            bar.finish_and_clear();
-            let (web, _, _) = report::evaluate_task(&mkqa, &q_page, &page.pool_vectors("mkqa")?, page.encoder.dim(), &device, &opts, |_| {})
-                .map_err(CliError::Usage)?;
-            eprintln!(
-                "{name}: MKQA-R multilingual mAP native {:.5}, page path {:.5} (delta {:+.5})",
-                native.macro_avg.multi.map,
-                web.macro_avg.multi.map,
-                web.macro_avg.multi.map - native.macro_avg.multi.map
-            );
-            manifest.compression.map_native.insert(name.clone(), native.macro_avg.multi.map);
-            manifest.compression.map_browser.insert(name, web.macro_avg.multi.map);
-        }
+        measure_page_quality(&args, &cache, &mut manifest, &models.checkpoints, &mkqa, &mkqa_native)?;
     }
-
-    write_manifest(&manifest)?;
+    write_manifest(out, &manifest)?;
     check_page_quality(&manifest.compression)?;
-    let default_bytes: u64 = {
-        let m = &manifest;
-        let d = m.models.iter().find(|x| x.name == m.default_model);
-        let pool = m.pools.first();
-        m.model.bytes
-            + m.tokenizer.bytes
-            + m.examples.bytes
-            + m.results.as_ref().map_or(0, |r| r.bytes)
-            + pool.map_or(0, |p| p.texts.bytes)
-            + d.map(|d| {
-                d.delta.as_ref().map_or(0, |f| f.bytes)
-                    + d.delta_manifest.as_ref().map_or(0, |f| f.bytes)
-                    + pool.and_then(|p| d.pools.get(&p.name)).map_or(0, |f| f.bytes)
-            })
-            .unwrap_or(0)
-    };
     eprintln!(
         "wrote {} (default page data: {:.1} MB before the wasm, plus {:.2} MB of word shards for a typical first query)",
         out.join("manifest.json").display(),
-        default_bytes as f64 / 1e6,
+        default_page_bytes(&manifest) as f64 / 1e6,
         manifest.compression.first_query_shard_bytes / 1e6
     );
     Ok(())

@@ -11,5 +11,9 @@ pub mod app;
 pub mod charts;
 #[cfg(all(target_arch = "wasm32", feature = "page"))]
 pub mod fetch;
+#[cfg(all(target_arch = "wasm32", feature = "page"))]
+pub mod state;
+#[cfg(all(target_arch = "wasm32", feature = "page"))]
+pub mod views;
 #[cfg(all(target_arch = "wasm32", feature = "ui"))]
 pub mod worker;

@@ -1,0 +1,212 @@
+//! The page's state and how each event (a URL change, a fetched file, a worker message, a click)
+//! changes it: one reducer, so every transition is in one place.
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+use yew::prelude::*;
+
+use super::protocol::{LoadTimings, Response};
+use super::url::UrlState;
+use crate::assets::{AssetManifest, Example, PoolTexts};
+
+/// The page-only half of [`UrlState`]: reading and writing the address bar.
+pub trait AddressBar {
+    fn from_location() -> Self;
+    fn push(&self);
+}
+
+impl AddressBar for UrlState {
+    fn from_location() -> UrlState {
+        let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+        UrlState::from_query(&search)
+    }
+
+    fn push(&self) {
+        if let Some(w) = web_sys::window() {
+            if let Ok(h) = w.history() {
+                let _ = h.replace_state_with_url(&JsValue::NULL, "", Some(&format!("?{}", self.to_query())));
+            }
+        }
+    }
+}
+
+/// Files the page itself reads first (the worker fetches the model files; pool texts and sweep
+/// results come when a view needs them, see [`Lazy`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub manifest: AssetManifest,
+    pub manifest_sha256: String,
+    pub examples: Vec<Example>,
+}
+
+/// Files fetched on first use: a visitor who never opens the second pool or the plots never
+/// downloads them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Lazy {
+    pub pools: HashMap<String, Rc<PoolTexts>>,
+    pub results: Option<Rc<Value>>,
+    /// Files being fetched, so a re-render does not start a second download.
+    pub requested: std::collections::HashSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub hits: Vec<(u32, f32)>,
+    pub relevant: Vec<(u32, usize)>,
+    pub encode_ms: f64,
+    pub rank_ms: f64,
+    pub words_ms: f64,
+    pub word_bytes: u64,
+    pub tokens: usize,
+    pub unknown: usize,
+    /// Characters the worker cut from an over-long query.
+    pub cut_chars: usize,
+    pub pool: String,
+    pub query: String,
+    pub relevant_query: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct State {
+    pub url: Option<UrlState>,
+    pub loaded: Option<Rc<Loaded>>,
+    pub lazy: Lazy,
+    pub progress: Option<(String, u64, u64)>,
+    pub backend: Option<(String, Option<String>)>,
+    pub timings: Option<LoadTimings>,
+    pub ready_models: Vec<String>,
+    /// The worker has said it listens (see [`Response::Listening`]).
+    pub worker_listening: bool,
+    pub results: BTreeMap<String, Outcome>,
+    pub error: Option<String>,
+    pub searching: bool,
+    pub pending: HashMap<u64, (String, String, String, bool)>,
+    /// Workers started after a crash; each crash starts a fresh one (up to [`MAX_RESTARTS`]).
+    pub restarts: u32,
+    /// Times the visitor asked to retry a failed load (the load is sent again).
+    pub retries: u32,
+}
+
+/// Crashes after which the page stops restarting the worker (the fault is not transient).
+pub const MAX_RESTARTS: u32 = 3;
+
+pub enum Action {
+    Url(UrlState),
+    Loaded(Rc<Loaded>),
+    Requested(String),
+    PoolTexts(String, Rc<PoolTexts>),
+    Results(Rc<Value>),
+    Failed(String),
+    Worker(Response),
+    Sent(Vec<(u64, String, String, String, bool)>),
+    Retry,
+}
+
+impl Reducible for State {
+    type Action = Action;
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut s = (*self).clone();
+        match action {
+            Action::Url(u) => {
+                u.push();
+                s.url = Some(u);
+            }
+            Action::Loaded(l) => s.loaded = Some(l),
+            Action::Retry => {
+                s.retries += 1;
+                s.error = None;
+            }
+            Action::Requested(path) => {
+                s.lazy.requested.insert(path);
+            }
+            Action::PoolTexts(name, texts) => {
+                s.lazy.pools.insert(name, texts);
+            }
+            Action::Results(r) => s.lazy.results = Some(r),
+            Action::Failed(e) => s.error = Some(e),
+            Action::Sent(list) => {
+                s.searching = true;
+                // Latest wins: a newer search for a model drops the older one still in flight,
+                // whose results are then ignored when they arrive.
+                s.pending.retain(|_, (m, ..)| !list.iter().any(|(_, lm, ..)| lm == m));
+                for (id, model, pool, query, rel) in list {
+                    s.pending.insert(id, (model, pool, query, rel));
+                }
+            }
+            Action::Worker(r) => match r {
+                Response::Listening => s.worker_listening = true,
+                Response::Progress { what, done, total } => s.progress = Some((what, done, total)),
+                Response::Ready { backend, note, models, timings } => {
+                    s.progress = None;
+                    s.backend = Some((backend, note));
+                    // Loads after the first add only the newly requested models: keep totals.
+                    s.timings = Some(match s.timings.take() {
+                        Some(t) => LoadTimings {
+                            download_ms: t.download_ms + timings.download_ms,
+                            bytes: t.bytes + timings.bytes,
+                            from_cache: t.from_cache + timings.from_cache,
+                            build_ms: t.build_ms + timings.build_ms,
+                            warmup_ms: t.warmup_ms + timings.warmup_ms,
+                        },
+                        None => timings,
+                    });
+                    s.ready_models = models;
+                }
+                Response::Results { id, model, hits, relevant, encode_ms, rank_ms, words_ms, word_bytes, tokens, unknown_tokens, cut_chars } => {
+                    if let Some((_, pool, query, rel)) = s.pending.remove(&id) {
+                        s.results.insert(
+                            model,
+                            Outcome {
+                                hits: hits.iter().map(|h| (h.candidate, h.score)).collect(),
+                                relevant: relevant.iter().map(|r| (r.candidate, r.rank)).collect(),
+                                encode_ms,
+                                rank_ms,
+                                words_ms,
+                                word_bytes,
+                                tokens,
+                                unknown: unknown_tokens,
+                                cut_chars,
+                                pool,
+                                query,
+                                relevant_query: rel,
+                            },
+                        );
+                    }
+                    s.searching = !s.pending.is_empty();
+                    // Word shards a search fetched report progress too; done now.
+                    s.progress = None;
+                    s.error = None;
+                }
+                // A worker that never listened (failed to start), or one already being replaced
+                    // (its trap's error event follows the panic message): no further restart.
+                Response::Crashed { message } if !s.worker_listening => s.error = Some(message),
+                Response::Crashed { message } => {
+                    s.pending.clear();
+                    s.searching = false;
+                    s.progress = None;
+                    s.worker_listening = false;
+                    s.ready_models.clear();
+                    s.restarts += 1;
+                    s.error = Some(if s.restarts <= MAX_RESTARTS {
+                        format!("{message}. The engine was restarted; your query runs again once it is ready.")
+                    } else {
+                        format!("{message}. The engine crashed {MAX_RESTARTS} times; reload the page to try again.")
+                    });
+                }
+                Response::Error { id, message } => {
+                    if let Some(id) = id {
+                        s.pending.remove(&id);
+                    }
+                    s.searching = !s.pending.is_empty();
+                    s.progress = None;
+                    s.error = Some(message);
+                }
+            },
+        }
+        Rc::new(s)
+    }
+}
+

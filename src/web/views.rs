@@ -1,0 +1,253 @@
+//! What the page draws, as functions of its state: the status bar, the error box, the search
+//! view with its result columns, the robustness plots and the provenance footer. No hooks here;
+//! the component in [`super::app`] owns the state and the handlers.
+
+use std::collections::BTreeMap;
+
+use yew::prelude::*;
+
+use super::charts;
+use super::state::{Lazy, Loaded, Outcome, State};
+use super::url::{UrlState, MAX_QUERY_CHARS, MKQA_LANGS};
+use crate::assets::Example;
+
+pub fn short(sha: &str) -> String {
+    sha.chars().take(12).collect()
+}
+
+pub fn model_label(m: &crate::assets::ModelEntry) -> String {
+    match m.alpha {
+        Some(a) => format!("alpha = {a} (seed {})", m.seed.unwrap_or(0)),
+        None => "base (no fine-tuning)".into(),
+    }
+}
+
+
+/// Backend, download progress, load timings.
+pub fn status_bar(state: &State) -> Html {
+    let backend = state.backend.as_ref().map(|(b, note)| {
+        html! {
+            <span class={classes!("badge", if b == "WebGPU" { "gpu" } else { "cpu" })} data-testid="backend" title={note.clone().unwrap_or_default()}>
+                { b.clone() }
+            </span>
+        }
+    });
+    let note = state.backend.as_ref().and_then(|(_, n)| n.clone()).map(|n| html! { <span class="muted">{ format!(" ({n})") }</span> });
+    let progress = state.progress.as_ref().map(|(what, done, total)| {
+        let pct = if *total > 0 { 100.0 * *done as f64 / *total as f64 } else { 0.0 };
+        html! {
+            <span class="progress" data-testid="progress">
+                { format!("loading {what}: {:.1} / {:.1} MB ", *done as f64 / 1e6, *total as f64 / 1e6) }
+                <progress max="100" value={format!("{pct:.0}")} />
+            </span>
+        }
+    });
+    let timings = state.timings.as_ref().map(|t| {
+        html! {
+            <span class="muted" data-testid="timings">
+                { format!(
+                    " download {:.1} s ({:.1} MB, {:.1} MB from cache) \u{00b7} build {:.1} s \u{00b7} warm-up {:.2} s",
+                    t.download_ms / 1e3, t.bytes as f64 / 1e6, t.from_cache as f64 / 1e6, t.build_ms / 1e3, t.warmup_ms / 1e3
+                ) }
+            </span>
+        }
+    });
+    let waiting = (state.backend.is_none() && state.progress.is_none() && state.error.is_none()).then(|| html! { <span class="muted">{ "starting the engine\u{2026}" }</span> });
+    html! { <div class="status">{ backend }{ note }{ progress }{ timings }{ waiting }</div> }
+}
+
+/// The last error, with a Retry button that sends the load again.
+pub fn error_box(state: &State, retry: Callback<MouseEvent>) -> Html {
+    let Some(e) = state.error.as_ref() else { return Html::default() };
+    html! {
+        <div class="error" role="alert" data-testid="error">
+            { e.clone() }
+            <button data-testid="retry" onclick={retry}>{ "Retry" }</button>
+        </div>
+    }
+}
+
+/// Says that an over-long query was cut, and by how much.
+pub fn query_cut_note(url: &UrlState) -> Html {
+    if url.q_cut == 0 {
+        return Html::default();
+    }
+    html! {
+        <p class="muted" data-testid="query-cut">{ format!("The query was cut to its first {MAX_QUERY_CHARS} characters ({} more were dropped).", url.q_cut) }</p>
+    }
+}
+
+/// The robustness plots: quality and bias against alpha, and the language-pair heatmap.
+pub fn charts_view(l: &Loaded, results: &serde_json::Value, url: &UrlState, model: &str, select: &dyn Fn(&'static str) -> Callback<Event>) -> Html {
+    let task_list = charts::tasks(results);
+    let task = if task_list.contains(&url.task) { url.task.clone() } else { task_list.first().cloned().unwrap_or_default() };
+    let heat_model = if l.manifest.models.iter().any(|m| m.name == url.heat) { url.heat.clone() } else { model.to_string() };
+    html! {
+        <section class="charts">
+            <label>{ "task " }
+                <select onchange={select("task")} data-testid="task">
+                    { for task_list.iter().map(|t| html! { <option value={t.clone()} selected={*t == task}>{ t.clone() }</option> }) }
+                </select>
+            </label>
+            <h3>{ "Retrieval quality vs alpha" }</h3>
+            <p class="muted">{ "Mo.: query and pool in one language; Cr.: pool in another language; Mul.: one pool of all languages, where every language's answer must rank high. Each point: the change versus the base model, averaged over the training seeds; whiskers: the seeds' standard deviation; filled: the paired 95% bootstrap interval versus the base excludes zero. The table gives the paired differences between alphas." }</p>
+            { charts::map_vs_alpha(results, &task) }
+            <h3>{ "Language bias vs alpha" }</h3>
+            <p class="muted">{ "For each question, how far apart (in ranks) the best answers of the different languages land; lower means the model treats languages alike." }</p>
+            { charts::bias_vs_alpha(results, &task) }
+            <h3>{ "Language pairs" }
+                <select onchange={select("heat")} data-testid="heat">
+                    { for l.manifest.models.iter().map(|m| html! { <option value={m.name.clone()} selected={m.name == heat_model}>{ model_label(m) }</option> }) }
+                </select>
+            </h3>
+            <label>{ "show " }
+                <select onchange={select("hm")} data-testid="hm">
+                    <option value="" selected={url.hm.is_empty()}>{ "mAP" }</option>
+                    <option value="delta" selected={url.hm == "delta"}>{ "change vs base" }</option>
+                </select>
+            </label>
+            { charts::pair_heatmap(results, &heat_model, &task, url.hm == "delta") }
+        </section>
+    }
+}
+
+/// What the search form needs from the page: its handlers and the query box.
+pub struct SearchHandlers<'a> {
+    pub select: &'a dyn Fn(&'static str) -> Callback<Event>,
+    pub on_submit: Callback<SubmitEvent>,
+    pub on_example: Callback<Event>,
+    pub input: NodeRef,
+}
+
+/// The search view: language, example, query, pool and model pickers, and one result column
+/// per model.
+pub fn search_view(l: &Loaded, state: &State, url: &UrlState, model: &str, models_wanted: &[String], h: SearchHandlers) -> Html {
+    let SearchHandlers { select, on_submit, on_example, input } = h;
+    let examples: Vec<&Example> = l.examples.iter().filter(|e| e.lang == url.lang && (e.pool.is_none() || e.pool.as_deref() == Some(url.pool.as_str()))).collect();
+    let mut langs: Vec<(String, String)> = MKQA_LANGS.iter().map(|(c, n)| (c.to_string(), n.to_string())).collect();
+    for e in &l.examples {
+        if !langs.iter().any(|(c, _)| *c == e.lang) {
+            langs.push((e.lang.clone(), e.lang.clone()));
+        }
+    }
+    let columns = models_wanted.iter().map(|m| result_column(l, &state.lazy, m, state.results.get(m), &url.pool));
+    html! {
+        <>
+        <form class="controls" onsubmit={on_submit}>
+            <label>{ "language " }
+                <select onchange={select("lang")} data-testid="lang">
+                    { for langs.iter().map(|(c, n)| html! { <option value={c.clone()} selected={*c == url.lang}>{ format!("{n} ({c})") }</option> }) }
+                </select>
+            </label>
+            <label>{ "example " }
+                <select onchange={on_example} data-testid="examples">
+                    // Selection follows the query, so a language switch never leaves another
+                    // language's question showing.
+                    <option value="" selected={!examples.iter().any(|e| e.text == url.q)}>{ format!("{} example questions\u{2026}", examples.len()) }</option>
+                    { for examples.iter().map(|e| html! { <option value={e.text.clone()} selected={e.text == url.q}>{ e.text.clone() }</option> }) }
+                </select>
+            </label>
+            <input ref={input.clone()} type="search" data-testid="query" maxlength={MAX_QUERY_CHARS.to_string()} value={url.q.clone()}
+                placeholder="Ask a question in any language" aria-label="query" />
+            <button type="submit" data-testid="search" disabled={state.backend.is_none()}>{ if state.searching { "Searching\u{2026}" } else { "Search" } }</button>
+            <label>{ "pool " }
+                <select onchange={select("pool")} data-testid="pool">
+                    { for l.manifest.pools.iter().map(|p| html! { <option value={p.name.clone()} selected={p.name == url.pool}>{ p.title.clone() }</option> }) }
+                </select>
+            </label>
+            <label>{ "model " }
+                <select onchange={select("model")} data-testid="model">
+                    { for l.manifest.models.iter().map(|m| html! { <option value={m.name.clone()} selected={m.name == model}>{ model_label(m) }</option> }) }
+                </select>
+            </label>
+            <label>{ "compare with " }
+                <select onchange={select("cmp")} data-testid="cmp">
+                    <option value="" selected={url.cmp.is_empty()}>{ "nothing" }</option>
+                    { for l.manifest.models.iter().map(|m| html! { <option value={m.name.clone()} selected={m.name == url.cmp}>{ model_label(m) }</option> }) }
+                </select>
+            </label>
+        </form>
+        <div class="columns">{ for columns }</div>
+        </>
+    }
+}
+
+/// Provenance: commit, bundle, base and model hashes, data checksums.
+pub fn footer(l: &Loaded, model: &str) -> Html {
+    let m = &l.manifest;
+    let model_sha = m.models.iter().find(|x| x.name == model).map(|x| short(&x.sha256)).unwrap_or_default();
+    html! {
+        <footer data-testid="provenance">
+            { format!(
+                "git {} \u{00b7} bundle manifest {} \u{00b7} base model {} \u{00b7} model {model} {model_sha} \u{00b7} word table {} tokens in {} shards, fetched as queries need them{} \u{00b7} data: {}",
+                short(&m.git_commit), short(&l.manifest_sha256), short(&m.base_sha256), m.words.rows, m.words.sha256.len(),
+                m.pool_limit.map(|n| format!(" \u{00b7} test bundle: pools cut to about {n} candidates")).unwrap_or_default(),
+                m.data.iter().map(|d| format!("{} {}", d.path, short(&d.sha256))).collect::<Vec<_>>().join(", ")
+            ) }
+        </footer>
+    }
+}
+
+/// One model's ranked results, with the per-language bias strip.
+pub fn result_column(l: &Loaded, lazy: &Lazy, model: &str, outcome: Option<&Outcome>, pool: &str) -> Html {
+    let label = l.manifest.models.iter().find(|m| m.name == model).map(model_label).unwrap_or_else(|| model.to_string());
+    let Some(o) = outcome.filter(|o| o.pool == pool) else {
+        return html! { <section class="column" data-model={model.to_string()}><h2>{ label }</h2><p class="muted">{ "No results yet." }</p></section> };
+    };
+    let Some(texts) = lazy.pools.get(&o.pool) else {
+        return html! { <section class="column" data-model={model.to_string()}><h2>{ label }</h2><p class="muted">{ "Loading the pool\u{2026}" }</p></section> };
+    };
+    // Candidate ids come from the worker: one outside the pool texts the page holds (a stale or
+    // mismatched bundle) is said on screen, never indexed.
+    let n = texts.texts.len().min(texts.langs.len()).min(texts.ids.len());
+    if let Some(bad) = o.hits.iter().map(|h| h.0).chain(o.relevant.iter().map(|r| r.0)).find(|&c| c as usize >= n) {
+        return html! { <section class="column" data-model={model.to_string()}><h2>{ label }</h2><p class="error" data-testid="error">{ format!("The worker returned candidate {bad}, but the pool {} has {n}; reload the page to fetch a consistent bundle.", o.pool) }</p></section> };
+    }
+    let relevant: std::collections::HashSet<u32> = o.relevant.iter().map(|r| r.0).collect();
+    // Best rank of a correct answer per language: the bias strip.
+    let mut best: BTreeMap<&str, usize> = BTreeMap::new();
+    for (c, rank) in &o.relevant {
+        let lang = texts.langs[*c as usize].as_str();
+        let e = best.entry(lang).or_insert(*rank);
+        *e = (*e).min(*rank);
+    }
+    let strip = (!best.is_empty()).then(|| {
+        let spread = best.values().max().unwrap_or(&1) - best.values().min().unwrap_or(&1);
+        html! {
+            <div class="strip" data-testid="bias-strip">
+                <span class="muted">{ format!("where each language's answer ranks (spread {spread}): ") }</span>
+                { for best.iter().map(|(lang, rank)| {
+                    let cls = if *rank <= 10 { "good" } else if *rank <= 100 { "mid" } else { "bad" };
+                    html! { <span class={classes!("chip", cls)} title={format!("best correct {lang} answer at rank {rank}")}>{ format!("{lang} #{rank}") }</span> }
+                }) }
+            </div>
+        }
+    });
+    html! {
+        <section class="column" data-model={model.to_string()} data-query={o.query.clone()} data-encode-ms={format!("{:.1}", o.encode_ms)}>
+            <h2>{ label }</h2>
+            <p class="muted" data-testid="query-timing">
+                { format!("query encoded in {:.0} ms, {} candidates ranked in {:.0} ms \u{00b7} {} tokens", o.encode_ms, texts.texts.len(), o.rank_ms, o.tokens) }
+                { if o.cut_chars > 0 { format!(" \u{00b7} query cut by {} characters to the first {MAX_QUERY_CHARS}", o.cut_chars) } else { String::new() } }
+                { if o.unknown > 0 { format!(" ({} unknown to the tokenizer, read as <unk>)", o.unknown) } else { String::new() } }
+                { if o.word_bytes > 0 { format!(" \u{00b7} fetched {:.0} KB of the word table in {:.0} ms", o.word_bytes as f64 / 1e3, o.words_ms) } else { String::new() } }
+            </p>
+            { strip.unwrap_or_default() }
+            <ol class="hits" data-testid="hits">
+                { for o.hits.iter().map(|(c, s)| {
+                    let i = *c as usize;
+                    let ok = relevant.contains(c);
+                    html! {
+                        <li class={classes!(ok.then_some("correct"))} data-id={texts.ids[i].clone()}>
+                            <span class="lang">{ texts.langs[i].clone() }</span>
+                            <span class="text">{ texts.texts[i].clone() }</span>
+                            <span class="score">{ format!("{s:.3}") }</span>
+                            { if ok { html! { <span class="check" title="a correct answer to this dataset question">{ "\u{2713}" }</span> } } else { html! {} } }
+                        </li>
+                    }
+                }) }
+            </ol>
+        </section>
+    }
+}
+
