@@ -215,8 +215,11 @@ struct Models {
     split: usize,
 }
 
+/// A model to bundle: name, alpha and seed (none for base), checkpoint folder (none for base).
+type ModelSpec = (String, Option<f64>, Option<u64>, Option<PathBuf>);
+
 fn write_models(out: &Path, args: &WebAssetsArgs, base: &Checkpoint) -> Result<Models, CliError> {
-    let mut cells: Vec<(String, Option<f64>, Option<u64>, Option<PathBuf>)> = vec![("base".into(), None, None, None)];
+    let mut cells: Vec<ModelSpec> = vec![("base".into(), None, None, None)];
     let sweep_manifest = args.checkpoints.join("manifest.json");
     if let Ok(text) = std::fs::read_to_string(&sweep_manifest) {
         let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| CliError::json(sweep_manifest.display(), e))?;
