@@ -22,6 +22,14 @@ const failures = [];
 const report = { native: { query_ms: expected.native_ms[m1] }, cpu: {}, webgpu: {} };
 const check = (ok, msg) => { if (!ok) { failures.push(msg); console.log('FAIL:', msg); } else console.log('ok:', msg); };
 
+// Served under a sub-path (scripts/e2e: /hybrid-ir/), as on a static host: the server refuses
+// anything outside it, so a page asking for an absolute /assets/... path fails below.
+const subPath = new URL(base).pathname.replace(/\/$/, '');
+if (subPath) {
+  const outside = await fetch(`${new URL(base).origin}/assets/manifest.json`);
+  check(outside.status === 404, `the page is served under ${subPath}/ only (outside it: ${outside.status})`);
+}
+
 async function ready(page, timeout = 600000) {
   await page.waitForSelector('[data-testid=backend], [data-testid=error]', { timeout });
   const err = await page.$('[data-testid=error]');

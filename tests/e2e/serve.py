@@ -1,7 +1,10 @@
 """Static server for the e2e test that counts what it sends, so the test can measure the bytes a
 visit transfers (the page's worker fetches most files, out of reach of page-level hooks).
 
-    python3 tests/e2e/serve.py DIR PORT
+    python3 tests/e2e/serve.py DIR PORT [PREFIX]
+With PREFIX (e.g. /hybrid-ir), DIR is served under it, as on a static host's sub-path, and any
+request outside it is a 404: a page that asks for /assets/... instead of PREFIX/assets/... fails.
+The paths below are relative to PREFIX.
 GET /__bytes        -> {"bytes": N, "files": {path: bytes}} since the last reset
 GET /__bytes/reset  -> resets the counters
 GET /__corrupt?path=P[&off=1] -> serve file P with its bytes inverted (same length), or stop
@@ -13,6 +16,7 @@ import threading
 import urllib.parse
 
 ROOT, PORT = sys.argv[1], int(sys.argv[2])
+PREFIX = sys.argv[3].rstrip("/") if len(sys.argv) > 3 else ""
 LOCK = threading.Lock()
 SENT = {}
 CORRUPT = set()
@@ -28,6 +32,13 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if PREFIX:
+            if not (self.path == PREFIX or self.path.startswith(PREFIX + "/") or self.path.startswith(PREFIX + "?")):
+                self.send_error(404, f"outside {PREFIX}/")
+                return
+            self.path = self.path[len(PREFIX):] or "/"
+            if self.path.startswith("?"):
+                self.path = "/" + self.path
         if self.path.startswith("/__corrupt"):
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
             path = query.get("path", [""])[0]
