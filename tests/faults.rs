@@ -77,7 +77,11 @@ fn files(dir: &Path) -> Vec<(PathBuf, usize, String)> {
 
 /// `eval` under a file-size limit of `kb` KiB, SIGXFSZ ignored: writes past it fail with EFBIG.
 fn eval_with_full_disk(cache: &Path, out: &Path, kb: u32) -> std::process::Output {
-    let inner = eval(cache, out);
+    with_full_disk(eval(cache, out), kb)
+}
+
+/// `inner` under a file-size limit of `kb` KiB, SIGXFSZ ignored.
+fn with_full_disk(inner: Command, kb: u32) -> std::process::Output {
     let mut c = Command::new("sh");
     c.arg("-c").arg(format!("trap '' XFSZ; ulimit -f {kb}; exec \"$0\" \"$@\"")).arg(inner.get_program()).args(inner.get_args());
     c.output().expect("runs")
@@ -136,5 +140,39 @@ fn shared_cache_kill_9_and_full_disk_leave_nothing_corrupt() {
     assert!(!o.status.success() && stderr.contains("embedding cache") && stderr.contains("too large"), "unclear error: {stderr}");
     assert_eq!(files(&small), queries_only, "the cache was changed by a failed save");
     verify_cache(&small);
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// A tiny `train` (one layer, a few questions) of `steps` steps into `out`.
+fn tiny_train(out: &Path, steps: usize) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hybrid-ir"));
+    c.args(["train", "--alpha", "0.5", "--seed", "3", "--max-questions", "8", "--train-batch-size", "4", "--valid-batches", "2"])
+        .args(["--steps", &steps.to_string(), "--eval-every", "2", "--warmup-steps", "1", "--train-layers", "1"])
+        .arg("--data")
+        .arg(common::data())
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// A full disk while `train` writes its resume state or checkpoint: a clear error naming the
+/// file, and the checkpoint of the previous run byte for byte as it was, with no temporary left.
+#[test]
+fn full_disk_during_training_keeps_the_previous_checkpoint() {
+    let root = common::scratch("faults-train");
+    let out = root.join("ckpt");
+    let o = tiny_train(&out, 6).output().expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = files(&out);
+    assert!(before.iter().any(|(p, ..)| p.ends_with("layers.safetensors")), "{before:?}");
+    // Another configuration (more steps) starts over in the same folder; its first save (the
+    // resume state, ~3 MB for one layer with its AdamW moments) is past the 1 MB limit.
+    let o = with_full_disk(tiny_train(&out, 8), 1024);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "a save past the limit must fail: {stderr}");
+    assert!(stderr.contains("too large") && (stderr.contains("train-state") || stderr.contains("layers.safetensors")), "unclear error: {stderr}");
+    assert_eq!(files(&out), before, "the previous checkpoint changed (or a temporary was left); train said: {stderr}");
     std::fs::remove_dir_all(&root).ok();
 }
