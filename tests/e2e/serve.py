@@ -8,6 +8,7 @@ The paths below are relative to PREFIX.
 GET /__bytes        -> {"bytes": N, "files": {path: bytes}} since the last reset
 GET /__bytes/reset  -> resets the counters
 GET /__corrupt?path=P[&off=1] -> serve file P with its bytes inverted (same length), or stop
+GET /__missing?path=P[&off=1] -> answer 404 for every path starting with P, or stop
 """
 import http.server
 import json
@@ -20,6 +21,7 @@ PREFIX = sys.argv[3].rstrip("/") if len(sys.argv) > 3 else ""
 LOCK = threading.Lock()
 SENT = {}
 CORRUPT = set()
+MISSING = set()
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -39,12 +41,16 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.path = self.path[len(PREFIX):] or "/"
             if self.path.startswith("?"):
                 self.path = "/" + self.path
-        if self.path.startswith("/__corrupt"):
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-            path = query.get("path", [""])[0]
-            (CORRUPT.discard if "off" in query else CORRUPT.add)(path)
-            self.send_response(204)
-            self.end_headers()
+        for name, paths in (("/__corrupt", CORRUPT), ("/__missing", MISSING)):
+            if self.path.startswith(name):
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                path = query.get("path", [""])[0]
+                (paths.discard if "off" in query else paths.add)(path)
+                self.send_response(204)
+                self.end_headers()
+                return
+        if any(self.path.split("?")[0].startswith(p) for p in MISSING):
+            self.send_error(404, "made missing by the test")
             return
         if self.path.startswith("/__bytes"):
             with LOCK:
