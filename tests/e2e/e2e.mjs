@@ -165,8 +165,20 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   check(shardMsg.includes(words.slice(1)) && shardMsg.includes('404'), `a missing word-table shard is named with its HTTP status: ${shardMsg.slice(0, 160)}`);
   await fetch(`${base}/__missing?path=${encodeURIComponent(words)}&off=1`);
   await page.click('[data-testid=search]');
-  await results(page, m2, shardQuery);
+  const shardOnline = await results(page, m2, shardQuery);
   check(!(await page.$('[data-testid=error]')), 'with the shards back, the same query runs without a reload');
+  // The network gone after a visit: the server drops every request. A reload starts from the
+  // service worker's copy of the page (www/sw.js) and the model files the page keeps in the Cache
+  // API, and the URL's query is answered again, the same as online.
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 30000 });
+  await fetch(`${base}/__down`);
+  await page.reload();
+  const offline = await results(page, m2, shardQuery).catch(e => ({ error: e.message }));
+  await fetch(`${base}/__down?off=1`);
+  check(!offline.error && JSON.stringify(offline.ids) === JSON.stringify(shardOnline.ids),
+    `offline reload: the page starts from its caches and answers as online ${offline.error || offline.ids}`);
+  await page.screenshot({ path: `${out}/cpu-offline.png` });
   // A shared URL restores query, language, checkpoints and view.
   const page2 = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
   await page2.goto(shared);

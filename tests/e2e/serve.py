@@ -9,6 +9,8 @@ GET /__bytes        -> {"bytes": N, "files": {path: bytes}} since the last reset
 GET /__bytes/reset  -> resets the counters
 GET /__corrupt?path=P[&off=1] -> serve file P with its bytes inverted (same length), or stop
 GET /__missing?path=P[&off=1] -> answer 404 for every path starting with P, or stop
+GET /__down[?off=1]            -> drop every other request without an answer (the network is
+                                  gone, as the browser sees it), or serve again
 """
 import http.server
 import json
@@ -22,6 +24,7 @@ LOCK = threading.Lock()
 SENT = {}
 CORRUPT = set()
 MISSING = set()
+DOWN = [False]
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -41,6 +44,14 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.path = self.path[len(PREFIX):] or "/"
             if self.path.startswith("?"):
                 self.path = "/" + self.path
+        if self.path.startswith("/__down"):
+            DOWN[0] = "off" not in self.path
+            self.send_response(204)
+            self.end_headers()
+            return
+        if DOWN[0] and not self.path.startswith("/__"):
+            self.close_connection = True
+            return
         for name, paths in (("/__corrupt", CORRUPT), ("/__missing", MISSING)):
             if self.path.startswith(name):
                 query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)

@@ -1,0 +1,53 @@
+// The page's offline copy. The model files are kept in the Cache API by the page itself
+// (src/web/fetch.rs, keyed by sha256); this service worker keeps the rest a reload needs: the
+// HTML, the JS and wasm of the page and its worker, the style sheet and the bundle's manifest.
+// Network first (a new build is always picked up), the stored copy only when the network fails.
+const SHELL = 'hybrid-ir-shell-v1';
+
+// The page's small files, which a first visit fetches before this worker exists, stored at once
+// (names are stable: Trunk.toml sets filehash = false; from the browser's HTTP cache where it
+// holds them). The worker's large wasm is not in this list: it is fetched after this worker
+// controls the page, and stored as it passes (below), so a first visit downloads it once.
+const FILES = ['./', 'style.css', 'hybrid-ir-web.js', 'hybrid-ir-web_bg.wasm', 'hybrid-ir-worker_loader.js',
+  'hybrid-ir-worker.js', 'assets/manifest.json'];
+
+self.addEventListener('install', event => {
+  self.skipWaiting();
+  event.waitUntil((async () => {
+    const cache = await caches.open(SHELL);
+    await Promise.all(FILES.map(async f => {
+      const url = new URL(f, self.location);
+      const response = await fetch(url, { cache: 'force-cache' }).catch(() => null);
+      if (response && response.ok) await cache.put(url.origin + url.pathname, response).catch(() => {});
+    }));
+  })());
+});
+self.addEventListener('activate', event => event.waitUntil(self.clients.claim()));
+
+// The page's own files: under this worker's folder (the page's base path), not the bundle's
+// large files, which the page caches by hash.
+function isShell(url) {
+  const base = new URL('./', self.location).pathname;
+  if (url.origin !== self.location.origin || !url.pathname.startsWith(base)) return false;
+  const rest = url.pathname.slice(base.length);
+  return rest === '' || rest === 'index.html' || rest === 'assets/manifest.json' || /^[^/]+\.(js|wasm|css)$/.test(rest);
+}
+
+self.addEventListener('fetch', event => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== 'GET' || !isShell(url)) return;
+  // One entry per file, whatever the query string (the page keeps its state there).
+  const key = url.origin + url.pathname;
+  event.respondWith((async () => {
+    const cache = await caches.open(SHELL);
+    try {
+      const response = await fetch(event.request);
+      if (response.ok) await cache.put(key, response.clone()).catch(() => {});
+      return response;
+    } catch (err) {
+      const stored = await cache.match(key);
+      if (stored) return stored;
+      throw err;
+    }
+  })());
+});
