@@ -225,6 +225,26 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   await browser.close();
 }
 
+// --- No Cache API: the page served over plain http to a non-loopback address (scripts/e2e) ---
+// An insecure origin has no Cache API and no service worker; the page must still answer, with
+// the native top-5, downloading instead of caching.
+if (process.env.E2E_INSECURE_BASE) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...COMMON, '--disable-gpu'] });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+  page.on('pageerror', e => failures.push(`no Cache API: page error ${e.message}`));
+  await page.goto(`${process.env.E2E_INSECURE_BASE}/?backend=cpu`);
+  const env = await page.evaluate(() => ({ secure: window.isSecureContext, caches: typeof caches, sw: 'serviceWorker' in navigator }));
+  check(!env.secure && env.caches === 'undefined' && !env.sw, `the insecure origin has no Cache API and no service worker (${JSON.stringify(env)})`);
+  await ready(page);
+  const q = expected.queries[0];
+  const r = await search(page, m1, q);
+  check(JSON.stringify(r.ids) === JSON.stringify(expected.top5[m1][q.text]), `without the Cache API the page answers: top-5 = native (${r.ids})`);
+  await page.screenshot({ path: `${out}/no-cache-api.png` });
+  await browser.close();
+} else {
+  console.log('no-Cache-API case not run (E2E_NO_INSECURE=1)');
+}
+
 // --- A corrupt model file: an actionable error on the page, not a blank page ---
 {
   const manifest = await (await fetch(`${base}/assets/manifest.json`)).json();

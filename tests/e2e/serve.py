@@ -1,7 +1,7 @@
 """Static server for the e2e test that counts what it sends, so the test can measure the bytes a
 visit transfers (the page's worker fetches most files, out of reach of page-level hooks).
 
-    python3 tests/e2e/serve.py DIR PORT [PREFIX]
+    python3 tests/e2e/serve.py DIR PORT [PREFIX [HOST]]      (HOST: the address to bind, default 127.0.0.1)
 With PREFIX (e.g. /hybrid-ir), DIR is served under it, as on a static host's sub-path, and any
 request outside it is a 404: a page that asks for /assets/... instead of PREFIX/assets/... fails.
 The paths below are relative to PREFIX.
@@ -20,6 +20,7 @@ import urllib.parse
 
 ROOT, PORT = sys.argv[1], int(sys.argv[2])
 PREFIX = sys.argv[3].rstrip("/") if len(sys.argv) > 3 else ""
+HOST = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
 LOCK = threading.Lock()
 SENT = {}
 CORRUPT = set()
@@ -86,4 +87,4 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             SENT[path] = SENT.get(path, 0) + n
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+http.server.ThreadingHTTPServer((HOST, PORT), Handler).serve_forever()
