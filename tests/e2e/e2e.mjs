@@ -245,6 +245,29 @@ if (process.env.E2E_INSECURE_BASE) {
   console.log('no-Cache-API case not run (E2E_NO_INSECURE=1)');
 }
 
+// --- A full Cache API: the origin's storage quota cut to 200 KB (Chromium's DevTools protocol) ---
+// Storing the model files fails; the page must answer all the same (the files are used as
+// downloaded).
+{
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...COMMON, '--disable-gpu'] });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+  page.on('pageerror', e => failures.push(`full Cache API: page error ${e.message}`));
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(base).origin, quotaSize: 200000 });
+  await page.goto(`${base}/?backend=cpu`);
+  await ready(page);
+  const q = expected.queries[1];
+  const r = await search(page, m1, q);
+  const stored = await page.evaluate(async () => {
+    const c = await caches.open('hybrid-ir-v1');
+    return (await c.keys()).length;
+  });
+  const { usage } = await page.evaluate(() => navigator.storage.estimate());
+  check(usage <= 200000 && stored === 0, `the quota held: ${usage} B used, no model file stored (${stored})`);
+  check(JSON.stringify(r.ids) === JSON.stringify(expected.top5[m1][q.text]), `with the Cache API full the page answers: top-5 = native (${r.ids})`);
+  await browser.close();
+}
+
 // --- A corrupt model file: an actionable error on the page, not a blank page ---
 {
   const manifest = await (await fetch(`${base}/assets/manifest.json`)).json();
