@@ -167,8 +167,28 @@ pub fn search_view(l: &Loaded, state: &State, url: &UrlState, model: &str, model
                 </select>
             </label>
         </form>
+        { pool_note(l, &url.pool) }
         <div class="columns">{ for columns }</div>
         </>
+    }
+}
+
+/// One line on what the chosen pool holds: a free-text question finds only what is in it, so a
+/// first-time visitor knows why "408 kilometers" can be the best a pool of short answers offers.
+pub fn pool_note(l: &Loaded, pool: &str) -> Html {
+    let Some(p) = l.manifest.pools.iter().find(|p| p.name == pool) else { return Html::default() };
+    let what = match p.name.as_str() {
+        "mkqa" => "short answers (names, numbers, dates) to MKQA questions",
+        "xquad-r" => "sentences of held-out XQuAD-R Wikipedia paragraphs",
+        _ => p.title.as_str(),
+    };
+    html! {
+        <p class="muted pool-note" data-testid="pool-note">
+            { format!(
+                "The pool: {} {what}, in {} languages. A question finds only what the pool holds; the example questions have known answers, marked \u{2713} where they rank.",
+                p.count, p.langs.len()
+            ) }
+        </p>
     }
 }
 

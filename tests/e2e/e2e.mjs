@@ -85,6 +85,10 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   const loadBytes = await served();
   report.transfer = { load_bytes: loadBytes.bytes, files: loadBytes.files };
   report.cpu.query_ms = [];
+  // The pool is said in one line: its size and what it holds.
+  const pools = (await (await fetch(`${base}/assets/manifest.json`)).json()).pools;
+  const note = (await page.textContent('[data-testid=pool-note]')) || '';
+  check(note.includes(`${pools[0].count} short answers`) && note.includes('finds only what the pool holds'), `the pool is described: "${note.slice(0, 90)}"`);
   for (const q of expected.queries) {
     const r = await search(page, m1, q);
     report.cpu.query_ms.push(r.ms);
