@@ -70,9 +70,9 @@ impl Lock {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 waiting(holder.trim());
-                file.lock()?;
+                file.lock().map_err(unsupported)?;
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            Err(std::fs::TryLockError::Error(e)) => return Err(unsupported(e)),
         }
         file.set_len(0)?;
         file.rewind()?;
@@ -85,8 +85,9 @@ impl Lock {
         use std::io::Read;
         let mut file = std::fs::OpenOptions::new().read(true).write(true).open(path).ok()?;
         match file.try_lock() {
-            Ok(()) => None,
-            Err(_) => {
+            // An error other than "held" (a file system without locks) is not a holder.
+            Ok(()) | Err(std::fs::TryLockError::Error(_)) => None,
+            Err(std::fs::TryLockError::WouldBlock) => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
                 Some(text.trim().to_string())
@@ -102,6 +103,19 @@ impl Lock {
         let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let job = std::env::var("SLURM_JOB_ID").map(|j| format!(", Slurm job {j}")).unwrap_or_default();
         format!("{} pid {}{job}, since unix {since}\n", host.trim(), std::process::id())
+    }
+}
+
+/// A file system without `flock` (Lustre mounted without `-o flock`, some FUSE mounts) says so in
+/// words a user can act on.
+fn unsupported(e: std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        // ENOSYS, ENOLCK, EOPNOTSUPP (Linux numbers).
+        Some(code) if code == 38 || code == 37 || code == 95 => std::io::Error::new(
+            e.kind(),
+            format!("{e}: this file system offers no file locks; the sweep's shared folder needs them (on Lustre mount it with -o flock)"),
+        ),
+        _ => e,
     }
 }
 

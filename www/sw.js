@@ -22,7 +22,13 @@ self.addEventListener('install', event => {
     }));
   })());
 });
-self.addEventListener('activate', event => event.waitUntil(self.clients.claim()));
+self.addEventListener('activate', event => event.waitUntil((async () => {
+  // Copies kept by an older version of this file go.
+  for (const name of await caches.keys()) {
+    if (name.startsWith('hybrid-ir-shell-') && name !== SHELL) await caches.delete(name);
+  }
+  await self.clients.claim();
+})()));
 
 // The page's own files: under this worker's folder (the page's base path), not the bundle's
 // large files, which the page caches by hash.
@@ -39,13 +45,17 @@ self.addEventListener('fetch', event => {
   // One entry per file, whatever the query string (the page keeps its state there).
   const key = url.origin + url.pathname;
   event.respondWith((async () => {
-    const cache = await caches.open(SHELL);
     try {
       const response = await fetch(event.request);
-      if (response.ok) await cache.put(key, response.clone()).catch(() => {});
+      // Stored beside the answer, not before it: the page gets the body as it arrives (wasm
+      // compiles while it downloads). Only whole, successful answers are kept.
+      if (response.ok) {
+        const copy = response.clone();
+        event.waitUntil(caches.open(SHELL).then(c => c.put(key, copy)).catch(() => {}));
+      }
       return response;
     } catch (err) {
-      const stored = await cache.match(key);
+      const stored = await caches.open(SHELL).then(c => c.match(key)).catch(() => undefined);
       if (stored) return stored;
       throw err;
     }

@@ -104,8 +104,12 @@ pub(crate) fn trunk_features(
         None => encoder.features(texts, role, split, progress)?,
         Some(store) => {
             let (features, origin) = store.features(encoder, texts, role, split, progress)?;
-            if let crate::encoder::Origin::Replaced(why) = origin {
-                eprintln!("warning: the stored trunk features of {what} were unreadable ({why}); computed again");
+            match origin {
+                crate::encoder::Origin::Loaded => eprintln!("{what}: trunk features from the store"),
+                crate::encoder::Origin::Computed => eprintln!("{what}: trunk features computed into the store"),
+                crate::encoder::Origin::Replaced(why) => {
+                    eprintln!("warning: the stored trunk features of {what} were unreadable ({why}); computed again")
+                }
             }
             features
         }

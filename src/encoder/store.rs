@@ -71,18 +71,30 @@ impl TrunkStore {
     ) -> Result<(Features, Origin), EncodeError> {
         let path = self.path(encoder, texts, role, split);
         let store_err = |e: std::io::Error| EncodeError::Store { path: path.display().to_string(), message: e.to_string() };
+        // Files appear by atomic rename, so a reader needs no lock: many jobs load one entry at
+        // once. Only a miss (or a damaged file) takes the entry's lock, and looks again under it.
+        if let Ok(Some(f)) = read_entry(&path, texts.len(), split) {
+            return Ok((f, Origin::Loaded));
+        }
         std::fs::create_dir_all(&self.dir).map_err(store_err)?;
         let _lock = Lock::acquire(&path.with_extension("lock"), |_| {}).map_err(store_err)?;
-        let mut origin = Origin::Computed;
-        if let Ok(bytes) = std::fs::read(&path) {
-            match Features::from_bytes(&bytes) {
-                Ok(f) if f.len() == texts.len() && f.layer == split => return Ok((f, Origin::Loaded)),
-                Ok(f) => origin = Origin::Replaced(format!("{} texts at layer {}, expected {} at {split}", f.len(), f.layer, texts.len())),
-                Err(e) => origin = Origin::Replaced(e),
-            }
-        }
+        let origin = match read_entry(&path, texts.len(), split) {
+            Ok(Some(f)) => return Ok((f, Origin::Loaded)),
+            Ok(None) => Origin::Computed,
+            Err(why) => Origin::Replaced(why),
+        };
         let features = encoder.features(texts, role, split, progress)?;
         write_atomic(&path, &features.to_bytes()).map_err(store_err)?;
         Ok((features, origin))
     }
+}
+
+/// The entry at `path` if it is there and intact; an error says why a present file is unusable.
+fn read_entry(path: &Path, texts: usize, split: usize) -> Result<Option<Features>, String> {
+    let Ok(bytes) = std::fs::read(path) else { return Ok(None) };
+    let f = Features::from_bytes(&bytes)?;
+    if f.len() != texts || f.layer != split {
+        return Err(format!("{} texts at layer {}, expected {texts} at {split}", f.len(), f.layer));
+    }
+    Ok(Some(f))
 }

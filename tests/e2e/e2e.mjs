@@ -102,6 +102,11 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
       `${q.lang} "${q.text}": browser top-5 ${r.ids} = native ${expected.top5[m1][q.text]}`);
     await page.screenshot({ path: `${out}/cpu-${q.lang}.png`, fullPage: true });
   }
+  // The offline copy of a first visit holds the worker's wasm (stored as it passed through the
+  // service worker, which the page registers before it starts the worker).
+  const shell = await page.evaluate(async () => (await (await caches.open('hybrid-ir-shell-v1')).keys()).map(r => new URL(r.url).pathname));
+  check(['hybrid-ir-worker_bg.wasm', 'hybrid-ir-web_bg.wasm', 'assets/manifest.json'].every(f => shell.some(p => p.endsWith(f))),
+    `a first visit leaves the offline copy of the page (${shell.length} files)`);
   // Switch checkpoint: the page reloads the model and re-runs the query. The first try meets a
   // corrupted file (the server inverts its bytes): the page says so, and Retry recovers
   // without a reload once the file is whole again.

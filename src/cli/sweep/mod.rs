@@ -306,9 +306,10 @@ impl Sweep {
             eprintln!("{name}: already trained with this configuration; skipping");
             return Ok(m);
         }
-        let t = Instant::now();
         let config = self.cmd.args.config(self.grid[i].alpha, self.grid[i].seed);
         self.prepared()?;
+        // Timed after the trunk features, which have their own stage.
+        let t = Instant::now();
         let prepared = self.prepared.as_ref().expect("prepared above");
         let manifest = train_one(&self.base, prepared, &config, &self.cmd.args, &dir)?;
         self.stages.record(format!("{name}: train"), t);
@@ -357,7 +358,7 @@ impl Sweep {
         let dir = self.result_dir(i);
         match run(self) {
             Ok(v) => {
-                clear_failure(&dir);
+                clear_failure(&dir, stage);
                 Ok(v)
             }
             Err(e) => {

@@ -206,8 +206,14 @@ pub(super) fn record_failure(result_dir: &Path, stage: &str, error: &str) {
     }
 }
 
-pub(super) fn clear_failure(result_dir: &Path) {
-    let _ = std::fs::remove_file(failure_file(result_dir));
+/// Removes the failure record of `stage` (a record of another stage stays: a train that finds
+/// the checkpoint done says nothing about the evaluation that failed).
+pub(super) fn clear_failure(result_dir: &Path, stage: &str) {
+    let path = failure_file(result_dir);
+    let recorded = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if recorded.is_some_and(|v| v["stage"] == stage) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// The state of the cell whose checkpoint folder is `model_dir` and results folder `result_dir`.
