@@ -53,6 +53,16 @@ fn worker_send(worker: &web_sys::Worker, req: &Request) {
     }
 }
 
+/// Waits until the page's offline copy (`www/sw.js`, registered by `www/index.html`) controls
+/// the page, or a few seconds at most: the worker started after it fetches its files through
+/// it, so a first visit leaves a complete offline copy without downloading anything twice.
+async fn offline_copy_ready() {
+    let global: JsValue = js_sys::global().into();
+    if let Some(p) = js_sys::Reflect::get(&global, &"hybridIrOfflineReady".into()).ok().and_then(|p| p.dyn_into::<js_sys::Promise>().ok()) {
+        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+    }
+}
+
 /// Starts the inference worker and routes its messages into the page's state.
 fn start_worker(state: &UseReducerHandle<State>, worker: &Rc<std::cell::RefCell<Option<web_sys::Worker>>>) {
     let opts = web_sys::WorkerOptions::new();
@@ -94,7 +104,11 @@ pub fn App() -> Html {
         let worker = worker.clone();
         use_effect_with((), move |_| {
             state.dispatch(Action::Url(UrlState::from_location()));
-            start_worker(&state, &worker);
+            let (s, w) = (state.clone(), worker.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                offline_copy_ready().await;
+                start_worker(&s, &w);
+            });
             let s = state.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 match load_files().await {
