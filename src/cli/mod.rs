@@ -159,12 +159,8 @@ pub(crate) fn print_counts(task: &crate::tasks::Task) {
     );
 }
 
+/// The commit this binary was built from (reports, bundles and run logs cite it).
 pub(crate) fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    // Set by build.rs: the commit this binary was built from.
+    env!("HYBRID_IR_GIT_COMMIT").to_string()
 }
