@@ -23,6 +23,11 @@ pub fn model_label(m: &crate::assets::ModelEntry) -> String {
 }
 
 
+/// One `<option>` per model of the bundle, `selected` marked.
+fn model_options(l: &Loaded, selected: &str) -> Html {
+    l.manifest.models.iter().map(|m| html! { <option value={m.name.clone()} selected={m.name == selected}>{ model_label(m) }</option> }).collect()
+}
+
 /// Backend, download progress, load timings.
 pub fn status_bar(state: &State) -> Html {
     let backend = state.backend.as_ref().map(|(b, note)| {
@@ -97,7 +102,7 @@ pub fn charts_view(l: &Loaded, results: &serde_json::Value, url: &UrlState, mode
             { charts::bias_vs_alpha(results, &task) }
             <h3>{ "Language pairs" }
                 <select onchange={select("heat")} data-testid="heat">
-                    { for l.manifest.models.iter().map(|m| html! { <option value={m.name.clone()} selected={m.name == heat_model}>{ model_label(m) }</option> }) }
+                    { model_options(l, &heat_model) }
                 </select>
             </h3>
             <label>{ "show " }
@@ -157,13 +162,13 @@ pub fn search_view(l: &Loaded, state: &State, url: &UrlState, model: &str, model
             </label>
             <label>{ "model " }
                 <select onchange={select("model")} data-testid="model">
-                    { for l.manifest.models.iter().map(|m| html! { <option value={m.name.clone()} selected={m.name == model}>{ model_label(m) }</option> }) }
+                    { model_options(l, model) }
                 </select>
             </label>
             <label>{ "compare with " }
                 <select onchange={select("cmp")} data-testid="cmp">
                     <option value="" selected={url.cmp.is_empty()}>{ "nothing" }</option>
-                    { for l.manifest.models.iter().map(|m| html! { <option value={m.name.clone()} selected={m.name == url.cmp}>{ model_label(m) }</option> }) }
+                    { model_options(l, &url.cmp) }
                 </select>
             </label>
         </form>

@@ -143,8 +143,8 @@ struct Sweep {
 
 impl Sweep {
     /// Checks the whole grid before any work, loads the model and the training pairs.
-    fn open(cmd: SweepCmd, stages: Stages) -> Result<Sweep, CliError> {
-        let mut stages = stages;
+    fn open(cmd: SweepCmd) -> Result<Sweep, CliError> {
+        let mut stages = Stages::default();
         let grid = study::cells(&cmd.alphas, &cmd.seeds)?;
         let kinds: Vec<TaskKind> = cmd
             .tasks
@@ -245,8 +245,8 @@ impl Sweep {
         Ok(self.evaluator.as_mut().expect("just set"))
     }
 
-    /// The training pairs' trunk features: from the store, or computed into it.
-    fn prepared(&mut self) -> Result<&Prepared, CliError> {
+    /// The training pairs' trunk features in `self.prepared`: from the store, or computed into it.
+    fn prepare_pairs(&mut self) -> Result<(), CliError> {
         if self.prepared.is_none() {
             let t = Instant::now();
             let pairs = self.pairs.take().expect("pairs are taken once, with `prepared` set");
@@ -254,7 +254,7 @@ impl Sweep {
             self.prepared = Some(prepare_logged_pairs(&self.encoder, pairs, &config, Some(&self.store))?);
             self.stages.record("trunk features of the training pairs", t);
         }
-        Ok(self.prepared.as_ref().expect("just set"))
+        Ok(())
     }
 
     /// Stage `prepare`: whatever the unfinished cells will need, computed once into the store;
@@ -262,7 +262,7 @@ impl Sweep {
     fn prepare(&mut self) -> Result<(), CliError> {
         let pending: Vec<usize> = (0..self.grid.len()).filter(|&i| !self.is_done(i)).collect();
         if pending.iter().any(|&i| trained(&self.model_dir(i), &self.fingerprints[i]).is_none()) {
-            self.prepared()?;
+            self.prepare_pairs()?;
         }
         if self.cmd.no_eval {
             return Ok(());
@@ -307,7 +307,7 @@ impl Sweep {
             return Ok(m);
         }
         let config = self.cmd.args.config(self.grid[i].alpha, self.grid[i].seed);
-        self.prepared()?;
+        self.prepare_pairs()?;
         // Timed after the trunk features, which have their own stage.
         let t = Instant::now();
         let prepared = self.prepared.as_ref().expect("prepared above");
@@ -437,7 +437,7 @@ pub fn sweep(cmd: SweepCmd) -> Result<(), CliError> {
     let started = Instant::now();
     let stage = cmd.stage;
     let require_complete = cmd.require_complete;
-    let mut s = Sweep::open(cmd, Stages::default())?;
+    let mut s = Sweep::open(cmd)?;
     let mut cell = None;
     match stage {
         Stage::List => {
