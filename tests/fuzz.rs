@@ -19,7 +19,7 @@ use hybrid_ir::assets::{decode_int8, encode_int8, engine, AssetManifest, PoolTex
 use hybrid_ir::model::{apply_delta, parse_e5s1, parse_manifest, prune_checkpoint, write_delta, Checkpoint, ModelError, Vocab};
 use hybrid_ir::sources::{parse_official, parse_squad_r, read_mia_rows, sentence_breaks};
 use hybrid_ir::tokenize::{Role, TextTokenizer};
-use hybrid_ir::web::protocol::{Request, MAX_K};
+use hybrid_ir::web::protocol::{Request, MAX_K, MAX_MATRIX_QUERIES};
 use hybrid_ir::web::url::{UrlState, MAX_QUERY_CHARS};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
@@ -430,17 +430,17 @@ fn fuzz_url_parameters() {
     fuzz("url arbitrary", 30000, ".{0,400}", |query| {
         let s = UrlState::from_query(&query);
         prop_assert!(s.q.chars().count() <= MAX_QUERY_CHARS);
-        prop_assert!(s.view == "search" || s.view == "charts");
+        prop_assert!(["search", "charts", "bias"].contains(&s.view.as_str()));
         prop_assert!(s.hm.is_empty() || s.hm == "delta");
         prop_assert!((2..=10).contains(&s.lang.len()));
         // What it writes back parses to itself (the cut is said once, not carried on).
         prop_assert_eq!(UrlState { q_cut: 0, ..UrlState::from_query(&s.to_query()) }, UrlState { q_cut: 0, ..s });
         Ok(())
     });
-    fuzz("url round trip", 20000, (".{0,120}", "[a-z_]{2,10}", ".{0,30}", ".{0,30}", any::<bool>(), any::<bool>(), any::<bool>()), |(q, lang, model, cmp, charts, delta, cpu)| {
+    fuzz("url round trip", 20000, (".{0,120}", "[a-z_]{2,10}", ".{0,30}", ".{0,30}", 0usize..3, any::<bool>(), any::<bool>(), ".{0,30}"), |(q, lang, model, cmp, view, delta, cpu, question)| {
         let mut s = UrlState::from_query("");
-        (s.q, s.lang, s.model, s.cmp, s.cpu) = (q, lang, model, cmp, cpu);
-        s.view = if charts { "charts" } else { "search" }.into();
+        (s.q, s.lang, s.model, s.cmp, s.cpu, s.question) = (q, lang, model, cmp, cpu, question);
+        s.view = ["search", "charts", "bias"][view].into();
         s.hm = if delta { "delta" } else { "" }.into();
         prop_assert_eq!(UrlState::from_query(&s.to_query()), s);
         Ok(())
@@ -454,13 +454,13 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         any::<i64>().prop_map(serde_json::Value::from),
         any::<f64>().prop_map(serde_json::Value::from),
         ".{0,20}".prop_map(serde_json::Value::from),
-        prop_oneof![Just("Search"), Just("Load"), Just("id"), Just("k"), Just("relevant"), Just("query")].prop_map(serde_json::Value::from),
+        prop_oneof![Just("Search"), Just("Load"), Just("Matrix"), Just("queries"), Just("id"), Just("k"), Just("relevant"), Just("query")].prop_map(serde_json::Value::from),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
             prop::collection::btree_map(
-                prop_oneof![Just("Search".to_string()), Just("Load".to_string()), Just("id".into()), Just("model".into()), Just("pool".into()), Just("query".into()), Just("k".into()), Just("relevant".into()), ".{0,6}"],
+                prop_oneof![Just("Search".to_string()), Just("Load".to_string()), Just("Matrix".to_string()), Just("queries".into()), Just("id".into()), Just("model".into()), Just("pool".into()), Just("query".into()), Just("k".into()), Just("relevant".into()), ".{0,6}"],
                 inner,
                 0..7
             )
@@ -473,8 +473,13 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 fn fuzz_worker_messages() {
     fuzz("worker request json", 30000, json_value(), |v| {
         if let Ok(req) = serde_json::from_value::<Request>(v) {
-            if let Ok((Request::Search { query, k, .. }, _)) = req.bounded() {
-                prop_assert!(query.chars().count() <= MAX_QUERY_CHARS && k <= MAX_K);
+            match req.bounded() {
+                Ok((Request::Search { query, k, .. }, _)) => prop_assert!(query.chars().count() <= MAX_QUERY_CHARS && k <= MAX_K),
+                Ok((Request::Matrix { queries, .. }, _)) => {
+                    prop_assert!((1..=MAX_MATRIX_QUERIES).contains(&queries.len()));
+                    prop_assert!(queries.iter().all(|(_, q)| q.chars().count() <= MAX_QUERY_CHARS));
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -488,6 +493,43 @@ fn fuzz_worker_messages() {
         prop_assert!(k <= MAX_K);
         Ok(())
     });
+    fuzz("worker matrix request", 5000, prop::collection::vec((".{0,12}", ".{0,700}"), 0..40), |queries| {
+        let n = queries.len();
+        let req = Request::Matrix { id: 1, model: "m".into(), pool: "p".into(), queries: queries.clone(), relevant: vec![1] };
+        match req.bounded() {
+            Ok((Request::Matrix { queries: bounded, .. }, _)) => {
+                prop_assert!((1..=MAX_MATRIX_QUERIES).contains(&n));
+                for ((_, q), (_, b)) in queries.iter().zip(&bounded) {
+                    prop_assert_eq!(b.chars().count(), q.chars().count().min(MAX_QUERY_CHARS));
+                    prop_assert!(q.starts_with(b.as_str()));
+                }
+            }
+            Ok(_) => prop_assert!(false, "a matrix request came back as another request"),
+            Err(e) => prop_assert!(n == 0 || n > MAX_MATRIX_QUERIES, "{e}"),
+        }
+        Ok(())
+    });
+    // A question's matrix from what the page sends and the bundle holds: an error for any
+    // inconsistency (never a trap), else one row per version with ranks inside the pool.
+    fuzz(
+        "language matrix",
+        20000,
+        (1usize..4, prop::collection::vec(-1.0f32..1.0, 0..12), prop::collection::vec(-1.0f32..1.0, 0..40), prop::collection::vec(0u16..4, 0..14), 0usize..5, prop::collection::vec(0u32..16, 0..5)),
+        |(n_q, queries, vectors, langs, n_names, relevant)| {
+            let q_langs: Vec<String> = (0..n_q).map(|i| format!("l{i}")).collect();
+            let names: Vec<String> = (0..n_names).map(|i| format!("l{i}")).collect();
+            match engine::language_matrix(&queries, &q_langs, &vectors, &langs, &names, &relevant) {
+                Ok(m) => {
+                    let rows = vectors.len() / (queries.len() / n_q);
+                    prop_assert_eq!(m.ranks.len(), n_q);
+                    prop_assert!(m.ranks.iter().flatten().flatten().all(|&r| r >= 1 && r <= rows));
+                    prop_assert!(m.answer_langs.iter().all(|a| names.contains(a)));
+                }
+                Err(e) => prop_assert!(!e.is_empty()),
+            }
+            Ok(())
+        },
+    );
     // The ranking the worker runs on what the page sends (relevant ids) and what the bundle
     // holds (vectors, languages): an error for any inconsistency, else ranks within the pool.
     fuzz(

@@ -117,6 +117,49 @@ pub struct Example {
     pub relevant: Vec<u32>,
 }
 
+/// The versions of the bundle's question `qid` (one per language, sorted by language) and the
+/// pool their `relevant` candidates index: what a [`crate::metrics::LanguageMatrix`] is drawn from.
+/// Versions that disagree on pool or answers are an error (a damaged examples file).
+pub fn question_versions<'a>(examples: &'a [Example], qid: &str) -> Result<(&'a str, Vec<&'a Example>), String> {
+    let mut versions: Vec<&Example> = examples.iter().filter(|e| e.qid == qid && e.pool.is_some()).collect();
+    let first = *versions.first().ok_or_else(|| format!("the bundle has no question {qid} with answers in a pool"))?;
+    if let Some(odd) = versions.iter().find(|e| e.pool != first.pool || e.relevant != first.relevant) {
+        return Err(format!("question {qid}: its {} version names other answers than its {} version", odd.lang, first.lang));
+    }
+    versions.sort_by(|a, b| a.lang.cmp(&b.lang));
+    versions.dedup_by(|a, b| a.lang == b.lang);
+    Ok((first.pool.as_deref().unwrap_or_default(), versions))
+}
+
+/// What a matrix encodes for `versions`: (language, text trimmed as a search trims its query;
+/// dataset texts can end in a space, which would tokenise differently).
+pub fn matrix_queries(versions: &[&Example]) -> Vec<(String, String)> {
+    versions.iter().map(|e| (e.lang.clone(), e.text.trim().to_string())).collect()
+}
+
+/// Questions asked in at least two languages against a pool, in the examples' order:
+/// (qid, pool, number of languages).
+pub fn matrix_questions(examples: &[Example]) -> Vec<(&str, &str, usize)> {
+    let mut out: Vec<(&str, &str, usize)> = Vec::new();
+    for e in examples {
+        let Some(pool) = e.pool.as_deref() else { continue };
+        match out.iter_mut().find(|(q, p, _)| *q == e.qid && *p == pool) {
+            Some(entry) => entry.2 += 1,
+            None => out.push((&e.qid, pool, 1)),
+        }
+    }
+    out.retain(|q| q.2 >= 2);
+    out
+}
+
+/// The question the bias view opens on: the first of the held-out XQuAD-R sentence pool (each
+/// language's answer is its own sentence there; many MKQA answers are the same string in every
+/// Latin-script language, and tie), else the first asked in several languages.
+pub fn default_matrix_question(examples: &[Example]) -> Option<&str> {
+    let questions = matrix_questions(examples);
+    questions.iter().find(|q| q.1 == "xquad-r").or(questions.first()).map(|q| q.0)
+}
+
 /// How much the browser's compressed pools cost in retrieval quality (its weights are the
 /// native ones: 4-bit base, f16 deltas, every word-table row available).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -207,6 +250,62 @@ mod tests {
     use super::*;
 
     #[test]
+    fn language_matrix_ranks_each_version_of_a_question() {
+        let texts = PoolTexts {
+            ids: (0..4).map(|i| format!("c{i}")).collect(),
+            langs: ["en", "de", "en", "de"].map(String::from).to_vec(),
+            texts: vec![String::new(); 4],
+        };
+        let (langs, names) = engine::pool_langs(&texts);
+        assert_eq!((langs.as_slice(), names.as_slice()), (&[1u16, 0, 1, 0][..], &["de".to_string(), "en".to_string()][..]));
+        let pool = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8, 0.8, 0.6];
+        let queries = [1.0, 0.0, 0.0, 1.0];
+        let q_langs = ["en".to_string(), "de".to_string()];
+        let m = engine::language_matrix(&queries, &q_langs, &pool, &langs, &names, &[0, 1]).unwrap();
+        assert_eq!(m.answer_langs, ["de", "en"]);
+        assert_eq!(m.ranks, [[Some(4), Some(1)], [Some(1), Some(4)]]);
+        assert_eq!(m.own_language_first(), (2, 2));
+        // Candidates 2 and 3 made identical: a tie shares the better rank.
+        let tied = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8, 0.6, 0.8];
+        let m = engine::language_matrix(&[0.6, 0.8], &q_langs[..1], &tied, &langs, &names, &[2, 3]).unwrap();
+        assert_eq!(m.ranks, [[Some(1), Some(1)]]);
+        assert!(engine::language_matrix(&queries[..3], &q_langs, &pool, &langs, &names, &[0]).is_err());
+        assert!(engine::language_matrix(&queries, &q_langs, &pool, &langs, &names, &[4]).is_err(), "a candidate outside the pool");
+        assert!(engine::language_matrix(&[], &[], &pool, &langs, &names, &[0]).is_err());
+    }
+
+    #[test]
+    fn a_question_s_versions_come_sorted_and_must_agree() {
+        let ex = |qid: &str, lang: &str, pool: Option<&str>, rel: &[u32]| Example {
+            qid: qid.into(),
+            lang: lang.into(),
+            text: format!("{qid} in {lang}"),
+            pool: pool.map(String::from),
+            relevant: rel.to_vec(),
+        };
+        let examples = vec![
+            ex("q1", "ru", Some("mkqa"), &[3, 9]),
+            ex("q1", "en", Some("mkqa"), &[3, 9]),
+            ex("q2", "en", None, &[]),
+            ex("q2", "de", None, &[]),
+            ex("q3", "en", Some("mkqa"), &[1]),
+            ex("q4", "en", Some("mkqa"), &[1]),
+            ex("q4", "de", Some("mkqa"), &[2]),
+        ];
+        let (pool, v) = question_versions(&examples, "q1").unwrap();
+        assert_eq!((pool, v.iter().map(|e| e.lang.as_str()).collect::<Vec<_>>()), ("mkqa", vec!["en", "ru"]));
+        assert!(question_versions(&examples, "q2").is_err(), "no pool: nothing to rank");
+        assert!(question_versions(&examples, "nope").is_err());
+        assert!(question_versions(&examples, "q4").unwrap_err().contains("other answers"));
+        assert_eq!(matrix_questions(&examples), [("q1", "mkqa", 2), ("q4", "mkqa", 2)]);
+        assert_eq!(default_matrix_question(&examples), Some("q1"));
+        let mut with_sentences = examples.clone();
+        with_sentences.push(ex("q5", "en", Some("xquad-r"), &[0]));
+        with_sentences.push(ex("q5", "th", Some("xquad-r"), &[0]));
+        assert_eq!(default_matrix_question(&with_sentences), Some("q5"));
+    }
+
+    #[test]
     fn int8_round_trip_is_within_half_a_step() {
         let data: Vec<f32> = (0..8 * 16).map(|i| ((i * 37 % 23) as f32 - 11.0) / 13.0).collect();
         let bytes = encode_int8(&data, 16);
@@ -233,6 +332,7 @@ pub mod engine {
 
     use super::{AssetManifest, PoolTexts, WordShards};
     use crate::encoder::{Encoder, EncoderConfig};
+    use crate::metrics::LanguageMatrix;
     use crate::model::{apply_checked, parse_manifest, Checkpoint, Vocab, WordTable};
     use crate::rankings::{rank_row, QueryRanking};
     use crate::tokenize::TextTokenizer;
@@ -287,19 +387,27 @@ pub mod engine {
         Ok(encoder)
     }
 
-    /// Candidate languages as small indices, for [`rank_row`].
-    pub fn pool_langs(texts: &PoolTexts) -> (Vec<u16>, usize) {
-        let mut names: Vec<&String> = texts.langs.iter().collect();
+    /// Candidate languages as small indices, for [`rank_row`], and the languages' names
+    /// (sorted; index `i` names language `i`).
+    pub fn pool_langs(texts: &PoolTexts) -> (Vec<u16>, Vec<String>) {
+        let mut names: Vec<String> = texts.langs.clone();
         names.sort();
         names.dedup();
-        let index: HashMap<&String, u16> = names.iter().enumerate().map(|(i, l)| (*l, i as u16)).collect();
-        (texts.langs.iter().map(|l| index[l]).collect(), names.len())
+        let index: HashMap<&String, u16> = names.iter().enumerate().map(|(i, l)| (l, i as u16)).collect();
+        (texts.langs.iter().map(|l| index[l]).collect(), names)
     }
 
     /// Cosine scores of one query against a pool, then the top `k` and the ranks of `relevant`.
     /// Every index and size comes from files or messages, so each is checked: an error, never
     /// a trap.
     pub fn rank(query: &[f32], vectors: &[f32], langs: &[u16], n_langs: usize, relevant: &[u32], k: usize) -> Result<QueryRanking, String> {
+        let scores = scores(query, vectors, langs, n_langs, relevant)?;
+        Ok(rank_row(&scores, relevant, langs, n_langs, k.min(scores.len()), 0))
+    }
+
+    /// The query's score against every pool row, after checking that the sizes and indices
+    /// agree.
+    fn scores(query: &[f32], vectors: &[f32], langs: &[u16], n_langs: usize, relevant: &[u32]) -> Result<Vec<f32>, String> {
         let dim = query.len();
         if dim == 0 || vectors.len() % dim != 0 {
             return Err(format!("the pool index holds {} values, not rows of the query's {dim}", vectors.len()));
@@ -314,7 +422,39 @@ pub mod engine {
         if let Some(&r) = relevant.iter().find(|&&r| r as usize >= rows) {
             return Err(format!("relevant candidate {r} is outside the pool of {rows}"));
         }
-        let scores: Vec<f32> = vectors.chunks_exact(dim).map(|row| row.iter().zip(query).map(|(a, b)| a * b).sum()).collect();
-        Ok(rank_row(&scores, relevant, langs, n_langs, k.min(rows), 0))
+        Ok(vectors.chunks_exact(dim).map(|row| row.iter().zip(query).map(|(a, b)| a * b).sum()).collect())
+    }
+
+    /// The [`LanguageMatrix`] of one question asked in several languages: `queries` holds one
+    /// embedding per row of `query_langs` (row-major); `lang_names` names the pool's language
+    /// indices ([`pool_langs`]). A cell is 1 + the number of candidates scoring strictly
+    /// higher: the same answer written alike in several languages ("Luke Evans") scores the
+    /// same for each, and so shares one rank instead of being told apart by candidate id.
+    pub fn language_matrix(
+        queries: &[f32],
+        query_langs: &[String],
+        vectors: &[f32],
+        langs: &[u16],
+        lang_names: &[String],
+        relevant: &[u32],
+    ) -> Result<LanguageMatrix, String> {
+        let n = query_langs.len();
+        if n == 0 || queries.is_empty() || queries.len() % n != 0 {
+            return Err(format!("{} query values are not one embedding for each of {n} languages", queries.len()));
+        }
+        let dim = queries.len() / n;
+        let mut rows = Vec::with_capacity(n);
+        for (q, lang) in queries.chunks_exact(dim).zip(query_langs) {
+            let scores = scores(q, vectors, langs, lang_names.len(), relevant)?;
+            let cells: Vec<(&str, usize)> = relevant
+                .iter()
+                .map(|&r| {
+                    let s = scores[r as usize];
+                    (lang_names[langs[r as usize] as usize].as_str(), 1 + scores.iter().filter(|&&x| x > s).count())
+                })
+                .collect();
+            rows.push((lang.clone(), cells));
+        }
+        Ok(LanguageMatrix::new(rows))
     }
 }

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{CliError, ModelArgs};
-use crate::assets::{decode_int8, engine, AssetManifest, FileEntry, ModelEntry, PoolTexts};
+use crate::assets::{decode_int8, engine, AssetManifest, Example, FileEntry, ModelEntry, PoolTexts};
 use crate::encoder::{EncodeError, Encoder, EncoderConfig};
 use crate::model::{sha256_hex, WordTable};
 use crate::tokenize::{Role, TextTokenizer};
@@ -86,6 +86,12 @@ impl PageEngine {
     pub fn pool_vectors(&self, pool: &str) -> Result<Vec<f32>, CliError> {
         let file = self.model.pools.get(pool).ok_or_else(|| CliError::Bundle(format!("{} has no {pool} index", self.model.name)))?;
         Ok(decode_int8(&read_checked(&self.dir, file)?, &file.path).map_err(CliError::Usage)?.0)
+    }
+
+    /// The bundle's example questions.
+    pub fn examples(&self) -> Result<Vec<Example>, CliError> {
+        let f = &self.manifest.examples;
+        serde_json::from_slice(&read_checked(&self.dir, f)?).map_err(|e| CliError::json(self.dir.join(&f.path).display(), e))
     }
 
     pub fn pool_texts(&self, pool: &str) -> Result<PoolTexts, CliError> {

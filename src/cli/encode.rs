@@ -174,13 +174,13 @@ fn search_bundle(args: &SearchArgs, dir: &std::path::Path) -> Result<(), CliErro
     let model = page.model.name.clone();
     let texts = page.pool_texts(&args.bundle_pool)?;
     let vectors = page.pool_vectors(&args.bundle_pool)?;
-    let (langs, n_langs) = engine::pool_langs(&texts);
+    let (langs, lang_names) = engine::pool_langs(&texts);
     // Timed like the page's: word shards are read first, then the query is encoded.
     page.load_words(&[args.query.as_str()])?;
     let t0 = Instant::now();
     let q = page.encoder.encode(&[args.query.as_str()], Role::Query, |_| {})?.data;
     let query_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let ranked = engine::rank(&q, &vectors, &langs, n_langs, &[], args.top).map_err(CliError::Bundle)?;
+    let ranked = engine::rank(&q, &vectors, &langs, lang_names.len(), &[], args.top).map_err(CliError::Bundle)?;
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     for (rank, (c, score)) in ranked.top_multi.iter().enumerate() {

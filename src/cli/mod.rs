@@ -4,6 +4,7 @@ mod bundle;
 mod embed;
 mod encode;
 mod eval;
+mod matrix;
 mod npy;
 mod paths;
 mod study;
@@ -110,6 +111,9 @@ enum Command {
     Encode(encode::EncodeArgs),
     /// Rank the lines of a pool file against a query by cosine similarity.
     Search(encode::SearchArgs),
+    /// Where each language's answer to one question lands when the question is asked in each
+    /// of its languages: the web page's bias matrix, computed natively on its bundle.
+    BiasMatrix(matrix::MatrixArgs),
     /// Evaluate a model on the retrieval tasks (mono / cross / multi settings).
     Eval(eval::EvalArgs),
     /// Fine-tune the top layers with hybrid batches (share --alpha of monolingual batches);
@@ -131,6 +135,7 @@ pub fn run() -> Result<(), CliError> {
     match cli.command {
         Command::Encode(args) => encode::encode(args),
         Command::Search(args) => encode::search(args),
+        Command::BiasMatrix(args) => matrix::bias_matrix(args),
         Command::Eval(args) => eval::eval(args),
         Command::Train(args) => train::train(args),
         Command::Sweep(args) => sweep::sweep(args),

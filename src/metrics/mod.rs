@@ -109,16 +109,105 @@ impl Summary {
 /// language, the best rank of a relevant candidate in it; bias = max - min over languages.
 /// Returns (bias, language of the best-ranked relevant candidate).
 pub fn language_bias<'a>(ranked: impl IntoIterator<Item = (&'a str, usize)>) -> Option<(usize, &'a str)> {
-    let mut best: Vec<(&str, usize)> = Vec::new();
-    for (lang, rank) in ranked {
-        match best.iter_mut().find(|(l, _)| *l == lang) {
-            Some((_, r)) => *r = (*r).min(rank),
-            None => best.push((lang, rank)),
-        }
-    }
+    let best = best_rank_per_language(ranked);
     let max = best.iter().map(|&(_, r)| r).max()?;
     let &(top_lang, min) = best.iter().min_by_key(|&&(l, r)| (r, l))?;
     Some((max - min, top_lang))
+}
+
+/// For each language, the best (lowest) rank among `ranked`'s (language, rank) pairs, in
+/// language order.
+pub fn best_rank_per_language<'a>(ranked: impl IntoIterator<Item = (&'a str, usize)>) -> Vec<(&'a str, usize)> {
+    let mut best: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for (lang, rank) in ranked {
+        let r = best.entry(lang).or_insert(rank);
+        *r = (*r).min(rank);
+    }
+    best.into_iter().collect()
+}
+
+/// One question asked in several languages, and where each language's correct answers landed
+/// in the multilingual pool: rows = query languages, columns = answer languages, cell = the best
+/// rank of a correct answer in that language (`None`: the question has none in it). Each row's
+/// spread is the question's [`language_bias`] for that query language; a model biased towards
+/// the query's language shows small numbers on the diagonal and large ones elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LanguageMatrix {
+    pub query_langs: Vec<String>,
+    pub answer_langs: Vec<String>,
+    pub ranks: Vec<Vec<Option<usize>>>,
+}
+
+impl LanguageMatrix {
+    /// The matrix of `rows` (query language, its relevant candidates as (language, rank)); the
+    /// columns are every answer language seen, sorted.
+    pub fn new<'a>(rows: impl IntoIterator<Item = (String, Vec<(&'a str, usize)>)>) -> LanguageMatrix {
+        let rows: Vec<(String, Vec<(&str, usize)>)> = rows.into_iter().map(|(q, r)| (q, best_rank_per_language(r))).collect();
+        let answer_langs: Vec<String> =
+            rows.iter().flat_map(|(_, r)| r.iter().map(|(l, _)| l.to_string())).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let ranks = rows
+            .iter()
+            .map(|(_, best)| answer_langs.iter().map(|a| best.iter().find(|(l, _)| l == a).map(|&(_, r)| r)).collect())
+            .collect();
+        LanguageMatrix { query_langs: rows.into_iter().map(|(q, _)| q).collect(), answer_langs, ranks }
+    }
+
+    fn own(&self, row: usize) -> Option<usize> {
+        let col = self.answer_langs.iter().position(|a| *a == self.query_langs[row])?;
+        self.ranks[row][col]
+    }
+
+    /// (rows whose own-language answer ranks first of all languages' answers, rows that have
+    /// an own-language answer). Ties with another language count as first.
+    pub fn own_language_first(&self) -> (usize, usize) {
+        let mut first = 0;
+        let mut with_own = 0;
+        for (i, row) in self.ranks.iter().enumerate() {
+            if let Some(own) = self.own(i) {
+                with_own += 1;
+                if row.iter().flatten().all(|&r| own <= r) {
+                    first += 1;
+                }
+            }
+        }
+        (first, with_own)
+    }
+
+    /// Median rank of the own-language cells (the diagonal) and of all other cells.
+    pub fn median_ranks(&self) -> (Option<f64>, Option<f64>) {
+        let mut own = Vec::new();
+        let mut other = Vec::new();
+        for (i, row) in self.ranks.iter().enumerate() {
+            for (j, cell) in row.iter().enumerate() {
+                if let Some(r) = cell {
+                    if self.answer_langs[j] == self.query_langs[i] { own.push(*r as f64) } else { other.push(*r as f64) }
+                }
+            }
+        }
+        (median(own), median(other))
+    }
+
+    /// Mean over rows of the row's spread (max - min rank): the question's language bias.
+    pub fn mean_bias(&self) -> Option<f64> {
+        let spreads: Vec<f64> = self
+            .ranks
+            .iter()
+            .filter_map(|row| {
+                let present: Vec<usize> = row.iter().flatten().copied().collect();
+                Some((present.iter().max()? - present.iter().min()?) as f64)
+            })
+            .collect();
+        (!spreads.is_empty()).then(|| spreads.iter().sum::<f64>() / spreads.len() as f64)
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 /// Robustness of a cross-lingual matrix of one metric (entries for X != Y).
@@ -306,6 +395,32 @@ mod tests {
         assert_eq!((b, top), (39, "en"));
         assert_eq!(language_bias([("en", 3)]).unwrap(), (0, "en"));
         assert!(language_bias(std::iter::empty()).is_none());
+    }
+
+    #[test]
+    fn language_matrix_of_a_biased_and_a_fair_model() {
+        // Biased: each query language finds its own answer first, the other far below.
+        let biased = LanguageMatrix::new([
+            ("en".to_string(), vec![("en", 1), ("de", 40), ("de", 7)]),
+            ("de".to_string(), vec![("en", 30), ("de", 2)]),
+            ("fr".to_string(), vec![("en", 3), ("de", 5)]),
+        ]);
+        assert_eq!(biased.answer_langs, ["de", "en"]);
+        assert_eq!(biased.ranks, [[Some(7), Some(1)], [Some(2), Some(30)], [Some(5), Some(3)]]);
+        assert_eq!(biased.own_language_first(), (2, 2), "fr has no own-language answer: not counted");
+        assert_eq!(biased.median_ranks(), (Some(1.5), Some(6.0)));
+        close(biased.mean_bias().unwrap(), (6.0 + 28.0 + 2.0) / 3.0);
+        let fair = LanguageMatrix::new([
+            ("en".to_string(), vec![("en", 2), ("de", 1)]),
+            ("de".to_string(), vec![("en", 1), ("de", 1)]),
+        ]);
+        assert_eq!(fair.own_language_first(), (1, 2), "a tie counts as first; rank 2 behind rank 1 does not");
+        // A language without a correct answer is an empty cell, not rank 0.
+        let gap = LanguageMatrix::new([("en".to_string(), vec![("en", 4)]), ("de".to_string(), vec![("de", 9)])]);
+        assert_eq!(gap.ranks, [[None, Some(4)], [Some(9), None]]);
+        assert_eq!(gap.median_ranks(), (Some(6.5), None));
+        close(gap.mean_bias().unwrap(), 0.0);
+        assert_eq!(LanguageMatrix::new(Vec::<(String, Vec<(&str, usize)>)>::new()).mean_bias(), None);
     }
 
     #[test]

@@ -112,7 +112,15 @@ pub fn App() -> Html {
             let s = state.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 match load_files().await {
-                    Ok(l) => s.dispatch(Action::Loaded(Rc::new(l))),
+                    Ok(l) => {
+                        // A visit without parameters opens on an example that shows retrieval
+                        // working; the search runs once the models are ready (below).
+                        let blank = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default().trim_start_matches('?').is_empty();
+                        if let Some(u) = UrlState::first_impression(&l.examples, &l.manifest.default_model).filter(|_| blank) {
+                            s.dispatch(Action::Url(u));
+                        }
+                        s.dispatch(Action::Loaded(Rc::new(l)));
+                    }
                     Err(e) => s.dispatch(Action::Failed(e)),
                 }
             });
@@ -142,8 +150,10 @@ pub fn App() -> Html {
         .unwrap_or_default();
     let models_wanted: Vec<String> = {
         let mut v = vec![model.clone()];
-        if !url.cmp.is_empty() && url.cmp != model && loaded.as_ref().is_some_and(|l| l.manifest.models.iter().any(|m| m.name == url.cmp)) {
-            v.push(url.cmp.clone());
+        match loaded.as_ref() {
+            Some(l) if url.view == "bias" => v.extend(views::bias_partner(l, &url, &model)),
+            Some(l) if !url.cmp.is_empty() && url.cmp != model && l.manifest.models.iter().any(|m| m.name == url.cmp) => v.push(url.cmp.clone()),
+            _ => {}
         }
         v
     };
@@ -194,7 +204,7 @@ pub fn App() -> Html {
             if q.is_empty() {
                 return;
             }
-            let example = loaded.examples.iter().find(|e| e.text == q && e.pool.as_deref() == Some(u.pool.as_str()));
+            let example = loaded.examples.iter().find(|e| e.text.trim() == q && e.pool.as_deref() == Some(u.pool.as_str()));
             let relevant = example.map(|e| e.relevant.clone()).unwrap_or_default();
             let mut sent = Vec::new();
             if let Some(w) = worker.borrow().as_ref() {
@@ -211,6 +221,35 @@ pub fn App() -> Html {
             state.dispatch(Action::Sent(sent));
         })
     };
+
+    // The bias view: every version of its question, one batch per model, once the models are
+    // ready (again after a worker restart).
+    {
+        let state = state.clone();
+        let worker = worker.clone();
+        let next_id = next_id.clone();
+        let ready = models_wanted.iter().all(|m| state.ready_models.contains(m));
+        let question = loaded.as_ref().filter(|_| url.view == "bias").and_then(|l| views::bias_question(l, &url));
+        use_effect_with((ready, models_wanted.clone(), question), move |(ready, models, question)| {
+            let (Some(qid), Some(l), true) = (question, state.loaded.clone(), *ready) else { return };
+            let Ok((pool, versions)) = crate::assets::question_versions(&l.examples, qid) else { return };
+            let queries = crate::assets::matrix_queries(&versions);
+            let relevant = versions[0].relevant.clone();
+            let mut sent = Vec::new();
+            if let Some(w) = worker.borrow().as_ref() {
+                for m in models.iter().filter(|m| !state.matrices.get(*m).is_some_and(|o| o.qid == *qid)) {
+                    let id = {
+                        let mut n = next_id.borrow_mut();
+                        *n += 1;
+                        *n
+                    };
+                    worker_send(w, &Request::Matrix { id, model: m.clone(), pool: pool.to_string(), queries: queries.clone(), relevant: relevant.clone() });
+                    sent.push((id, m.clone(), qid.clone()));
+                }
+            }
+            state.dispatch(Action::MatrixSent(sent));
+        });
+    }
 
     // Re-run the URL's query once the models are ready (opening a shared link).
     {
@@ -264,6 +303,7 @@ pub fn App() -> Html {
                 "task" => u.task = v.clone(),
                 "heat" => u.heat = v.clone(),
                 "hm" => u.hm = v.clone(),
+                "question" => u.question = v.clone(),
                 _ => {}
             });
         })
@@ -297,6 +337,7 @@ pub fn App() -> Html {
             (Some(_), None) => html! { <p class="muted">{ "Loading the sweep results\u{2026}" }</p> },
             (Some(_), Some(results)) => views::charts_view(l, results, &url, &model, &select),
         },
+        Some(l) if url.view == "bias" => views::bias_view(l, &state, &url, &models_wanted, &select),
         Some(l) => {
             let handlers = views::SearchHandlers { select: &select, on_submit, on_example, input: input.clone() };
             views::search_view(l, &state, &url, &model, &models_wanted, handlers)
@@ -310,6 +351,7 @@ pub fn App() -> Html {
                 <p class="lead">{ "Ask in one language, find answers in twelve. Encoders fine-tuned with a share alpha of monolingual batches run here, in your browser; watch where each language's answer lands." }</p>
                 <nav>
                     <button class={classes!("tab", (url.view == "search").then_some("active"))} onclick={view_tab("search")} data-testid="tab-search">{ "Search" }</button>
+                    <button class={classes!("tab", (url.view == "bias").then_some("active"))} onclick={view_tab("bias")} data-testid="tab-bias">{ "Language bias, one question" }</button>
                     <button class={classes!("tab", (url.view == "charts").then_some("active"))} onclick={view_tab("charts")} data-testid="tab-charts">{ "Robustness plots" }</button>
                 </nav>
                 { views::status_bar(&state) }

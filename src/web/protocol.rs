@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::LanguageMatrix;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Request {
     /// Fetch and verify the bundle under `assets` (a URL prefix), then build the encoders of
@@ -10,6 +12,9 @@ pub enum Request {
     Load { assets: String, models: Vec<String>, pool: String, cpu_only: bool },
     /// Encode `query` with `model` and rank `pool`; `relevant` marks dataset answers.
     Search { id: u64, model: String, pool: String, query: String, k: usize, relevant: Vec<u32> },
+    /// Encode every version of one question (`queries`: (language, text)) with `model` in one
+    /// batch and say where each language's answer among `relevant` ranks in `pool`.
+    Matrix { id: u64, model: String, pool: String, queries: Vec<(String, String)>, relevant: Vec<u32> },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -58,6 +63,8 @@ pub enum Response {
         #[serde(default)]
         cut_chars: usize,
     },
+    /// A [`Request::Matrix`] answered: `encode_ms` for the whole batch of versions.
+    Matrix { id: u64, model: String, matrix: LanguageMatrix, encode_ms: f64, tokens: usize },
     Error { id: Option<u64>, message: String },
     /// The engine hit a panic (a wasm trap follows): the worker is unusable and the page starts
     /// a new one.
@@ -68,22 +75,35 @@ pub enum Response {
 pub const MAX_K: usize = 1000;
 /// Most relevant candidates a search may mark (a dataset question has a few dozen at most).
 pub const MAX_RELEVANT: usize = 10_000;
+/// Most versions of one question a matrix may encode (MKQA has 26 languages).
+pub const MAX_MATRIX_QUERIES: usize = 32;
 
 impl Request {
-    /// The request as the worker acts on it, bounded: a search's query cut to
-    /// [`super::url::MAX_QUERY_CHARS`] characters (the second value: how many were cut, so the
-    /// page can say it), `k` at most [`MAX_K`]. Asking for more relevant marks than
-    /// [`MAX_RELEVANT`], or an empty asset or model list, is an error.
+    /// The request as the worker acts on it, bounded: a search's query (each of a matrix's
+    /// queries) cut to [`super::url::MAX_QUERY_CHARS`] characters (the second value: how many
+    /// were cut from the search's, so the page can say it), `k` at most [`MAX_K`]. Asking for
+    /// more relevant marks than [`MAX_RELEVANT`], a matrix of no or more than
+    /// [`MAX_MATRIX_QUERIES`] queries, or an empty asset or model list, is an error.
     pub fn bounded(self) -> Result<(Request, usize), String> {
+        let max = super::url::MAX_QUERY_CHARS;
+        let cut = |q: String| if q.chars().count() > max { q.chars().take(max).collect() } else { q };
+        let check_relevant = |r: &[u32]| match r.len() > MAX_RELEVANT {
+            true => Err(format!("{} relevant candidates marked; at most {MAX_RELEVANT}", r.len())),
+            false => Ok(()),
+        };
         match self {
             Request::Search { id, model, pool, query, k, relevant } => {
-                if relevant.len() > MAX_RELEVANT {
-                    return Err(format!("{} relevant candidates marked; at most {MAX_RELEVANT}", relevant.len()));
-                }
+                check_relevant(&relevant)?;
                 let chars = query.chars().count();
-                let max = super::url::MAX_QUERY_CHARS;
-                let query = if chars > max { query.chars().take(max).collect() } else { query };
-                Ok((Request::Search { id, model, pool, query, k: k.min(MAX_K), relevant }, chars.saturating_sub(max)))
+                Ok((Request::Search { id, model, pool, query: cut(query), k: k.min(MAX_K), relevant }, chars.saturating_sub(max)))
+            }
+            Request::Matrix { id, model, pool, queries, relevant } => {
+                check_relevant(&relevant)?;
+                if queries.is_empty() || queries.len() > MAX_MATRIX_QUERIES {
+                    return Err(format!("a matrix of {} queries; it takes 1 to {MAX_MATRIX_QUERIES}", queries.len()));
+                }
+                let queries = queries.into_iter().map(|(lang, text)| (lang.chars().take(super::url::MAX_NAME_CHARS).collect(), cut(text))).collect();
+                Ok((Request::Matrix { id, model, pool, queries, relevant }, 0))
             }
             Request::Load { assets, models, pool, cpu_only } => {
                 if assets.is_empty() || models.is_empty() {

@@ -11,6 +11,7 @@ use yew::prelude::*;
 use super::protocol::{LoadTimings, Response};
 use super::url::UrlState;
 use crate::assets::{AssetManifest, Example, PoolTexts};
+use crate::metrics::LanguageMatrix;
 
 /// The page-only half of [`UrlState`]: reading and writing the address bar.
 pub trait AddressBar {
@@ -69,6 +70,15 @@ pub struct Outcome {
     pub relevant_query: bool,
 }
 
+/// One model's language matrix of one question (the bias view).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixOutcome {
+    pub qid: String,
+    pub matrix: LanguageMatrix,
+    pub encode_ms: f64,
+    pub tokens: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct State {
     pub url: Option<UrlState>,
@@ -84,6 +94,11 @@ pub struct State {
     pub error: Option<String>,
     pub searching: bool,
     pub pending: HashMap<u64, (String, String, String, bool)>,
+    /// The bias view's matrices by model (the latest question asked of each), and requests in
+    /// flight: id -> (model, question id). Apart from `results`, so a search and a matrix never
+    /// replace each other.
+    pub matrices: BTreeMap<String, MatrixOutcome>,
+    pub pending_matrix: HashMap<u64, (String, String)>,
     /// Workers started after a crash; each crash starts a fresh one (up to [`MAX_RESTARTS`]).
     pub restarts: u32,
     /// Times the visitor asked to retry a failed load (the load is sent again).
@@ -102,6 +117,8 @@ pub enum Action {
     Failed(String),
     Worker(Response),
     Sent(Vec<(u64, String, String, String, bool)>),
+    /// Matrix requests sent: (id, model, question id).
+    MatrixSent(Vec<(u64, String, String)>),
     Retry,
 }
 
@@ -134,6 +151,13 @@ impl Reducible for State {
                 s.pending.retain(|_, (m, ..)| !list.iter().any(|(_, lm, ..)| lm == m));
                 for (id, model, pool, query, rel) in list {
                     s.pending.insert(id, (model, pool, query, rel));
+                }
+            }
+            Action::MatrixSent(list) => {
+                // Latest wins per model, as for searches.
+                s.pending_matrix.retain(|_, (m, _)| !list.iter().any(|(_, lm, _)| lm == m));
+                for (id, model, qid) in list {
+                    s.pending_matrix.insert(id, (model, qid));
                 }
             }
             Action::Worker(r) => match r {
@@ -180,11 +204,19 @@ impl Reducible for State {
                     s.progress = None;
                     s.error = None;
                 }
+                Response::Matrix { id, model, matrix, encode_ms, tokens } => {
+                    if let Some((_, qid)) = s.pending_matrix.remove(&id) {
+                        s.matrices.insert(model, MatrixOutcome { qid, matrix, encode_ms, tokens });
+                    }
+                    s.progress = None;
+                    s.error = None;
+                }
                 // A worker that never listened (failed to start), or one already being replaced
                     // (its trap's error event follows the panic message): no further restart.
                 Response::Crashed { message } if !s.worker_listening => s.error = Some(message),
                 Response::Crashed { message } => {
                     s.pending.clear();
+                    s.pending_matrix.clear();
                     s.searching = false;
                     s.progress = None;
                     s.worker_listening = false;
@@ -199,6 +231,7 @@ impl Reducible for State {
                 Response::Error { id, message } => {
                     if let Some(id) = id {
                         s.pending.remove(&id);
+                        s.pending_matrix.remove(&id);
                     }
                     s.searching = !s.pending.is_empty();
                     s.progress = None;

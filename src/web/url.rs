@@ -26,8 +26,10 @@ pub struct UrlState {
     pub model: String,
     /// Second model for side-by-side ("" = none).
     pub cmp: String,
-    /// "search" or "charts".
+    /// "search", "charts" or "bias".
     pub view: String,
+    /// The bias view's question (an example's qid; "" = the first).
+    pub question: String,
     /// Task and model of the plots.
     pub task: String,
     pub heat: String,
@@ -60,7 +62,8 @@ impl UrlState {
             pool: name("pool", "mkqa"),
             model: name("model", ""),
             cmp: name("cmp", ""),
-            view: Some(get("view")).filter(|v| *v == "charts").unwrap_or("search").into(),
+            view: Some(get("view")).filter(|v| ["charts", "bias"].contains(v)).unwrap_or("search").into(),
+            question: name("question", ""),
             task: name("task", "xquad-r-heldout"),
             heat: name("heat", ""),
             hm: Some(get("hm")).filter(|m| *m == "delta").unwrap_or("").into(),
@@ -78,6 +81,7 @@ impl UrlState {
             ("model", &self.model),
             ("cmp", &self.cmp),
             ("view", &self.view),
+            ("question", &self.question),
             ("task", &self.task),
             ("heat", &self.heat),
             ("hm", &self.hm),
@@ -90,6 +94,22 @@ impl UrlState {
             pairs.push(("backend", "cpu"));
         }
         pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+    }
+}
+
+impl UrlState {
+    /// What a visit without any parameter opens on: the first English example question of the
+    /// held-out XQuAD-R sentence pool (its answers are sentences in 11 languages, so a working
+    /// ranking is visible at once), next to the base model, with its correct answers marked.
+    /// `None` when the bundle has no such example (then the plain search view opens).
+    pub fn first_impression(examples: &[crate::assets::Example], default_model: &str) -> Option<UrlState> {
+        let e = examples.iter().find(|e| e.pool.as_deref() == Some("xquad-r") && e.lang == "en" && !e.relevant.is_empty())?;
+        let mut u = UrlState::from_query("");
+        u.q = cut(e.text.trim(), MAX_QUERY_CHARS);
+        u.pool = "xquad-r".into();
+        u.model = default_model.into();
+        u.cmp = if default_model == "base" { String::new() } else { "base".into() };
+        Some(u)
     }
 }
 
@@ -151,10 +171,23 @@ mod tests {
 
     #[test]
     fn a_shared_link_reopens_the_same_view() {
+        let s = UrlState::from_query("?view=bias&question=-3407656036949886841&model=base&cmp=alpha-0.5-seed-1");
+        assert_eq!((s.view.as_str(), s.question.as_str(), s.model.as_str(), s.cmp.as_str()), ("bias", "-3407656036949886841", "base", "alpha-0.5-seed-1"));
+        assert_eq!(UrlState::from_query(&s.to_query()), s);
         let s = UrlState::from_query("?q=Wie+hoch+ist+der+Mount+Everest%3F&lang=de&model=alpha-0.5-seed-1&cmp=base&view=charts&hm=delta&backend=cpu");
         assert_eq!(s.q, "Wie hoch ist der Mount Everest?");
         assert_eq!((s.lang.as_str(), s.model.as_str(), s.cmp.as_str(), s.view.as_str(), s.hm.as_str(), s.cpu), ("de", "alpha-0.5-seed-1", "base", "charts", "delta", true));
         assert_eq!(UrlState::from_query(&s.to_query()), s);
+    }
+
+    #[test]
+    fn a_first_visit_opens_on_a_sentence_pool_question() {
+        let ex = |qid: &str, lang: &str, pool: &str, rel: Vec<u32>| crate::assets::Example { qid: qid.into(), lang: lang.into(), text: format!(" {qid} {lang} "), pool: Some(pool.into()), relevant: rel };
+        let examples = vec![ex("m1", "en", "mkqa", vec![1]), ex("x0", "en", "xquad-r", vec![]), ex("x1", "de", "xquad-r", vec![2]), ex("x1", "en", "xquad-r", vec![2])];
+        let u = UrlState::first_impression(&examples, "alpha-0.5-seed-1").unwrap();
+        assert_eq!((u.q.as_str(), u.pool.as_str(), u.lang.as_str(), u.model.as_str(), u.cmp.as_str(), u.view.as_str()), ("x1 en", "xquad-r", "en", "alpha-0.5-seed-1", "base", "search"));
+        assert_eq!(UrlState::first_impression(&examples, "base").unwrap().cmp, "", "the base is not compared with itself");
+        assert_eq!(UrlState::first_impression(&examples[..2], "base"), None);
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use yew::prelude::*;
 
 use super::charts;
-use super::state::{Lazy, Loaded, Outcome, State};
+use super::state::{Lazy, Loaded, MatrixOutcome, Outcome, State};
 use super::url::{UrlState, MAX_QUERY_CHARS, MKQA_LANGS};
-use crate::assets::Example;
+use crate::assets::{default_matrix_question, matrix_questions, question_versions, Example};
+use crate::metrics::LanguageMatrix;
 
 pub fn short(sha: &str) -> String {
     sha.chars().take(12).collect()
@@ -276,3 +277,133 @@ pub fn result_column(l: &Loaded, lazy: &Lazy, model: &str, outcome: Option<&Outc
     }
 }
 
+
+/// The bias view's question: the URL's, else [`default_matrix_question`].
+pub fn bias_question(l: &Loaded, url: &UrlState) -> Option<String> {
+    let chosen = matrix_questions(&l.examples).into_iter().find(|(q, ..)| *q == url.question).map(|q| q.0);
+    chosen.or(default_matrix_question(&l.examples)).map(str::to_string)
+}
+
+/// The bias view's second model: the URL's `cmp`, else the base (or, when the first is the
+/// base, the bundle's default), so the view opens on the lesson: base next to fine-tuned.
+pub fn bias_partner(l: &Loaded, url: &UrlState, model: &str) -> Option<String> {
+    let known = |m: &str| l.manifest.models.iter().any(|x| x.name == m);
+    let partner = if known(&url.cmp) {
+        url.cmp.clone()
+    } else if model != "base" && known("base") {
+        "base".to_string()
+    } else {
+        l.manifest.default_model.clone()
+    };
+    (partner != model).then_some(partner)
+}
+
+/// The view that teaches language bias: one question in every language of its pool, and for
+/// each model a matrix of where each language's answer ranks.
+pub fn bias_view(l: &Loaded, state: &State, url: &UrlState, models: &[String], select: &dyn Fn(&'static str) -> Callback<Event>) -> Html {
+    let questions = matrix_questions(&l.examples);
+    let Some(qid) = bias_question(l, url) else {
+        return html! { <p class="muted">{ "This bundle has no question asked in several languages." }</p> };
+    };
+    let label = |q: &str| {
+        let versions = question_versions(&l.examples, q).map(|(_, v)| v).unwrap_or_default();
+        let en = versions.iter().find(|e| e.lang == "en").or(versions.first()).map(|e| e.text.clone()).unwrap_or_default();
+        format!("{en} ({} languages)", versions.len())
+    };
+    let (pool, versions) = match question_versions(&l.examples, &qid) {
+        Ok(v) => v,
+        Err(e) => return html! { <p class="error" data-testid="error">{ e }</p> },
+    };
+    let count = l.manifest.pools.iter().find(|p| p.name == pool).map(|p| p.count).unwrap_or(0);
+    let pending = state.pending_matrix.values().any(|(_, q)| *q == qid);
+    html! {
+        <section class="bias">
+            <div class="controls">
+                <label>{ "question " }
+                    <select onchange={select("question")} data-testid="question">
+                        { for questions.iter().map(|(q, ..)| html! { <option value={q.to_string()} selected={*q == qid}>{ label(q) }</option> }) }
+                    </select>
+                </label>
+                <label>{ "model " }<select onchange={select("model")} data-testid="model">{ model_options(l, &models[0]) }</select></label>
+                <label>{ "next to " }<select onchange={select("cmp")} data-testid="cmp">{ model_options(l, models.get(1).unwrap_or(&models[0])) }</select></label>
+            </div>
+            <p class="caption" data-testid="matrix-caption">
+                { format!(
+                    "The same question asked in each of its {} languages (rows), searched in one pool of {count} answers in all of them. \
+                     Each cell: the rank of the best correct answer written in that column's language (1 = first). \
+                     Look at the outlined diagonal: a model biased towards the query's language ranks the answer in the question's own \
+                     language far above the same answer in other languages (small numbers on the diagonal, large ones beside it). \
+                     A model that treats languages alike has even rows. Computed now, in your browser.",
+                    versions.len()
+                ) }
+            </p>
+            { if pending { html! { <p class="muted" data-testid="matrix-pending">{ format!("encoding {} versions of the question\u{2026}", versions.len()) }</p> } } else { html! {} } }
+            <div class="columns">
+                { for models.iter().map(|m| matrix_column(l, m, state.matrices.get(m).filter(|o| o.qid == qid), count)) }
+            </div>
+        </section>
+    }
+}
+
+/// One model's matrix with its summary line.
+fn matrix_column(l: &Loaded, model: &str, outcome: Option<&MatrixOutcome>, pool_size: usize) -> Html {
+    let label = l.manifest.models.iter().find(|m| m.name == model).map(model_label).unwrap_or_else(|| model.to_string());
+    let Some(o) = outcome else {
+        return html! { <section class="column" data-model={model.to_string()}><h2>{ label }</h2><p class="muted">{ "No matrix yet." }</p></section> };
+    };
+    let m = &o.matrix;
+    let (first, with_own) = m.own_language_first();
+    let (own, other) = m.median_ranks();
+    let fmt = |v: Option<f64>| v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
+    html! {
+        <section class="column" data-model={model.to_string()} data-question={o.qid.clone()}
+            data-ranks={serde_json::to_string(&m.ranks).unwrap_or_default()} data-testid="matrix">
+            <h2>{ label }</h2>
+            <p class="summary" data-testid="matrix-summary">
+                { format!(
+                    "own language ranked first in {first} of {with_own} rows \u{00b7} median rank: own language {}, other languages {} \u{00b7} language bias (mean spread) {}",
+                    fmt(own), fmt(other), fmt(m.mean_bias())
+                ) }
+            </p>
+            { matrix_table(m, pool_size) }
+            <p class="muted">{ format!("{} versions encoded in one batch in {:.0} ms ({} tokens)", m.query_langs.len(), o.encode_ms, o.tokens) }</p>
+        </section>
+    }
+}
+
+/// Background of a cell: green at rank 1, red at the bottom of the pool (log scale).
+fn rank_colour(rank: usize, pool_size: usize) -> String {
+    let top = (pool_size.max(2) as f64).log10();
+    let x = ((rank.max(1) as f64).log10() / top).clamp(0.0, 1.0);
+    format!("background: hsl({:.0}, 70%, {:.0}%)", 120.0 * (1.0 - x), 78.0 + 8.0 * x)
+}
+
+fn matrix_table(m: &LanguageMatrix, pool_size: usize) -> Html {
+    html! {
+        <table class="matrix">
+            <thead>
+                <tr>
+                    <th class="corner">{ "query \u{2193} / answer \u{2192}" }</th>
+                    { for m.answer_langs.iter().map(|a| html! { <th scope="col">{ a.clone() }</th> }) }
+                </tr>
+            </thead>
+            <tbody>
+                { for m.query_langs.iter().zip(&m.ranks).map(|(q, row)| html! {
+                    <tr>
+                        <th scope="row">{ q.clone() }</th>
+                        { for m.answer_langs.iter().zip(row).map(|(a, cell)| {
+                            let own = a == q;
+                            match cell {
+                                Some(r) => html! {
+                                    <td class={classes!(own.then_some("own"))} style={rank_colour(*r, pool_size)}
+                                        title={format!("asked in {q}: the best correct {a} answer ranks {r} of {pool_size}")}>{ r.to_string() }</td>
+                                },
+                                None => html! { <td class={classes!("none", own.then_some("own"))} title={format!("no correct {a} answer in the pool")}>{ "\u{2013}" }</td> },
+                            }
+                        }) }
+                    </tr>
+                }) }
+            </tbody>
+        </table>
+    }
+}

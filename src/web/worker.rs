@@ -15,12 +15,14 @@ use super::fetch::{fetch_plain, fetch_verified, now_ms};
 use super::protocol::{Hit, LoadTimings, RelevantHit, Request, Response};
 use crate::assets::{decode_int8, engine, AssetManifest, FileEntry, PoolTexts};
 use crate::encoder::{Encoder, EncoderConfig};
+use crate::metrics::LanguageMatrix;
 use crate::model::{Checkpoint, WordTable, UNK_ID};
 use crate::tokenize::{Role, TextTokenizer};
 
 struct Pool {
     langs: Vec<u16>,
-    n_langs: usize,
+    /// Language names, indexed like `langs`' values.
+    names: Vec<String>,
 }
 
 /// What every model shares; built by the first `Load`. Pools and word-table shards are
@@ -67,6 +69,10 @@ pub fn run() {
                 Ok((Request::Load { assets, models, pool, cpu_only }, _)) => load_latest(LoadArgs { assets, models, pool, cpu_only }).await,
                 Ok((Request::Search { id, model, pool, query, k, relevant }, cut_chars)) => match search(&model, &pool, &query, k, &relevant).await {
                     Ok(r) => post(&r(id, cut_chars)),
+                    Err(message) => post(&Response::Error { id: Some(id), message }),
+                },
+                Ok((Request::Matrix { id, model, pool, queries, relevant }, _)) => match matrix(&model, &pool, &queries, &relevant).await {
+                    Ok((matrix, encode_ms, tokens)) => post(&Response::Matrix { id, model, matrix, encode_ms, tokens }),
                     Err(message) => post(&Response::Error { id: Some(id), message }),
                 },
                 Err(message) => post(&Response::Error { id: None, message }),
@@ -153,8 +159,8 @@ async fn pool(shared: &Shared, model: &Model, name: &str, model_name: &str, timi
             let entry = shared.manifest.pools.iter().find(|p| p.name == name).ok_or_else(|| format!("unknown pool {name}"))?;
             let bytes = fetch_entry(&shared.assets, &entry.texts, &format!("pool {name}"), timings).await?;
             let texts = PoolTexts::from_json(&bytes, &entry.texts.path)?;
-            let (langs, n_langs) = engine::pool_langs(&texts);
-            let p = Rc::new(Pool { langs, n_langs });
+            let (langs, names) = engine::pool_langs(&texts);
+            let p = Rc::new(Pool { langs, names });
             shared.pools.borrow_mut().insert(name.to_string(), p.clone());
             p
         }
@@ -252,27 +258,50 @@ async fn load(assets: &str, models: &[String], pool_name: &str, cpu_only: bool) 
     Ok(Response::Ready { backend: shared.backend.clone(), note: shared.note.clone(), models: loaded, timings })
 }
 
-async fn search(model: &str, pool_name: &str, query: &str, k: usize, relevant: &[u32]) -> Result<impl FnOnce(u64, usize) -> Response, String> {
-    let shared = SHARED.with(|s| s.borrow().clone()).ok_or("the engine is still loading")?;
-    let loaded = MODELS.with(|m| m.borrow().get(model).cloned()).ok_or_else(|| format!("model {model} is not loaded"))?;
-    let text = query.trim();
-    if text.is_empty() {
-        return Err("type a question first".into());
+/// Queries encoded as one batch, after fetching the word-table shards they need.
+struct Encoded {
+    data: Vec<f32>,
+    tokens: usize,
+    unknown_tokens: usize,
+    encode_ms: f64,
+    words_ms: f64,
+    word_bytes: u64,
+}
+
+async fn encode_queries(shared: &Shared, loaded: &Model, texts: &[&str]) -> Result<Encoded, String> {
+    let mut ids = Vec::new();
+    for t in texts {
+        ids.extend(loaded.encoder.tokenizer.encode(t, Role::Query, loaded.encoder.config.max_len_query).map_err(|e| e.to_string())?.0);
     }
-    let (p, vectors) = pool(&shared, &loaded, pool_name, model, &mut LoadTimings::default()).await?;
-    let (ids, _) = loaded.encoder.tokenizer.encode(text, Role::Query, loaded.encoder.config.max_len_query).map_err(|e| e.to_string())?;
     let unknown_tokens = ids.iter().filter(|&&i| i == UNK_ID).count();
     let tf = now_ms();
-    let word_bytes = load_words(&shared, &ids).await?;
+    let word_bytes = load_words(shared, &ids).await?;
     let words_ms = now_ms() - tf;
     // Encoders share their weights' storage, so a copy with the grown word table is cheap.
     let mut encoder = loaded.encoder.clone();
     encoder.words = shared.words.borrow().clone();
     let t0 = now_ms();
-    let q = encoder.encode_async(&[text], Role::Query).await.map_err(|e| e.to_string())?;
-    let encode_ms = now_ms() - t0;
+    let q = encoder.encode_async(texts, Role::Query).await.map_err(|e| e.to_string())?;
+    Ok(Encoded { data: q.data, tokens: ids.len(), unknown_tokens, encode_ms: now_ms() - t0, words_ms, word_bytes })
+}
+
+/// Handles of what a request needs: the engine, `model`, and its index of `pool_name`.
+async fn model_and_pool(model: &str, pool_name: &str) -> Result<(Rc<Shared>, Rc<Model>, Rc<Pool>, Rc<Vec<f32>>), String> {
+    let shared = SHARED.with(|s| s.borrow().clone()).ok_or("the engine is still loading")?;
+    let loaded = MODELS.with(|m| m.borrow().get(model).cloned()).ok_or_else(|| format!("model {model} is not loaded"))?;
+    let (p, vectors) = pool(&shared, &loaded, pool_name, model, &mut LoadTimings::default()).await?;
+    Ok((shared, loaded, p, vectors))
+}
+
+async fn search(model: &str, pool_name: &str, query: &str, k: usize, relevant: &[u32]) -> Result<impl FnOnce(u64, usize) -> Response, String> {
+    let text = query.trim();
+    if text.is_empty() {
+        return Err("type a question first".into());
+    }
+    let (shared, loaded, p, vectors) = model_and_pool(model, pool_name).await?;
+    let q = encode_queries(&shared, &loaded, &[text]).await?;
     let t1 = now_ms();
-    let ranked = engine::rank(&q.data, &vectors, &p.langs, p.n_langs, relevant, k)?;
+    let ranked = engine::rank(&q.data, &vectors, &p.langs, p.names.len(), relevant, k)?;
     let rank_ms = now_ms() - t1;
     let model = model.to_string();
     Ok(move |id, cut_chars| Response::Results {
@@ -280,12 +309,26 @@ async fn search(model: &str, pool_name: &str, query: &str, k: usize, relevant: &
         model,
         hits: ranked.top_multi.iter().map(|&(candidate, score)| Hit { candidate, score }).collect(),
         relevant: ranked.relevant.iter().map(|r| RelevantHit { candidate: r.candidate, rank: r.multi }).collect(),
-        encode_ms,
+        encode_ms: q.encode_ms,
         rank_ms,
-        words_ms,
-        word_bytes,
-        tokens: ids.len(),
-        unknown_tokens,
+        words_ms: q.words_ms,
+        word_bytes: q.word_bytes,
+        tokens: q.tokens,
+        unknown_tokens: q.unknown_tokens,
         cut_chars,
     })
+}
+
+/// Every version of one question encoded in one batch, then the language matrix: (matrix,
+/// encoding time of the batch, tokens).
+async fn matrix(model: &str, pool_name: &str, queries: &[(String, String)], relevant: &[u32]) -> Result<(LanguageMatrix, f64, usize), String> {
+    if let Some((lang, _)) = queries.iter().find(|(_, t)| t.trim().is_empty()) {
+        return Err(format!("the {lang} version of the question is empty"));
+    }
+    let (shared, loaded, p, vectors) = model_and_pool(model, pool_name).await?;
+    let texts: Vec<&str> = queries.iter().map(|(_, t)| t.trim()).collect();
+    let q = encode_queries(&shared, &loaded, &texts).await?;
+    let langs: Vec<String> = queries.iter().map(|(l, _)| l.clone()).collect();
+    let m = engine::language_matrix(&q.data, &langs, &vectors, &p.langs, &p.names, relevant)?;
+    Ok((m, q.encode_ms, q.tokens))
 }

@@ -222,6 +222,38 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
     `heat-map shows a checkpoint's change versus the base (${fills.length} cells)`);
   check(page2.url().includes('hm=delta'), 'heat-map mode is in the URL');
   await page2.screenshot({ path: `${out}/charts-delta.png`, fullPage: true });
+  // The bias view: one question in every language, a matrix per model computed in the page,
+  // equal to the native matrix of the same bundle (`hybrid-ir bias-matrix`); its URL restores it.
+  const [qDefault, qTies] = expected.matrix_questions;
+  const matrixOf = async (pg, model, qid) => {
+    const sel = `section[data-testid=matrix][data-model="${model}"][data-question="${qid}"]`;
+    await pg.waitForSelector(sel, { timeout: 300000 });
+    return JSON.parse(await pg.getAttribute(sel, 'data-ranks'));
+  };
+  const sameMatrix = (shown, native, what) => {
+    const diff = [];
+    native.ranks.forEach((row, i) => row.forEach((c, j) => { if (shown[i]?.[j] !== c) diff.push(`${native.query_langs[i]}->${native.answer_langs[j]}: ${shown[i]?.[j]} vs ${c}`); }));
+    check(diff.length === 0 && shown.length === native.ranks.length, `${what}: page matrix = native (${native.ranks.length}x${native.answer_langs.length}${diff.length ? '; differs at ' + diff.slice(0, 5).join(', ') : ''})`);
+  };
+  await page2.click('[data-testid=tab-bias]');
+  for (const m of [m2, m1]) sameMatrix(await matrixOf(page2, m, qDefault), expected.matrices[qDefault][m], `bias view ${m}, default question ${qDefault}`);
+  check(page2.url().includes('view=bias'), 'bias view is in the URL');
+  const caption = (await page2.textContent('[data-testid=matrix-caption]')) || '';
+  check(caption.includes('diagonal') && caption.includes('in your browser'), 'the matrix says what to look at');
+  const summaries = await page2.$$eval('[data-testid=matrix-summary]', els => els.map(e => e.textContent));
+  check(summaries.length === 2 && summaries.every(t => /own language ranked first in \d+ of \d+ rows/.test(t)), `each matrix has its summary: ${summaries[0]}`);
+  const cells = await page2.$$eval('table.matrix td[style]', els => els.map(e => e.getAttribute('style')));
+  check(cells.length > 0 && cells.every(c => c.includes('hsl(')), `cells are coloured by rank (${cells.length})`);
+  await page2.screenshot({ path: `${out}/bias.png`, fullPage: true });
+  await page2.selectOption('[data-testid=question]', qTies);
+  for (const m of [m2, m1]) sameMatrix(await matrixOf(page2, m, qTies), expected.matrices[qTies][m], `bias view ${m}, MKQA question ${qTies}`);
+  check(page2.url().includes(`question=${encodeURIComponent(qTies)}`), 'the question is in the URL');
+  const page3 = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+  await page3.goto(page2.url());
+  await ready(page3);
+  sameMatrix(await matrixOf(page3, m2, qTies), expected.matrices[qTies][m2], 'shared bias URL');
+  check((await page3.inputValue('[data-testid=question]')) === qTies, 'shared bias URL: same question');
+  await page3.close();
   // Safety: markup in a query is shown as text, never parsed.
   await page2.click('[data-testid=tab-search]');
   const markup = '<img src=x onerror="window.pwned=1"><b>bold</b>';
