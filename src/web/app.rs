@@ -103,6 +103,8 @@ pub fn App() -> Html {
         let state = state.clone();
         let worker = worker.clone();
         use_effect_with((), move |_| {
+            // Read before the first dispatch, which writes the defaults into the address bar.
+            let blank = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default().trim_start_matches('?').is_empty();
             state.dispatch(Action::Url(UrlState::from_location()));
             let (s, w) = (state.clone(), worker.clone());
             wasm_bindgen_futures::spawn_local(async move {
@@ -115,7 +117,6 @@ pub fn App() -> Html {
                     Ok(l) => {
                         // A visit without parameters opens on an example that shows retrieval
                         // working; the search runs once the models are ready (below).
-                        let blank = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default().trim_start_matches('?').is_empty();
                         if let Some(u) = UrlState::first_impression(&l.examples, &l.manifest.default_model).filter(|_| blank) {
                             s.dispatch(Action::Url(u));
                         }

@@ -143,6 +143,19 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   const rc = await results(page, m2, last.text);
   check(JSON.stringify(rc.ids) === JSON.stringify(expected.top5[m2][last.text]), 'after the restart the query runs again: top-5 = native');
   check(page.workers().length === 1 && page.workers()[0] !== before[0], 'the crashed worker was replaced');
+  // A real wasm trap: the worker's linear memory overwritten (0xFF everywhere, through the
+  // wasm-bindgen handle its script keeps), then a search. The engine traps inside wasm; the
+  // worker's error event reaches the page, which replaces the worker and answers the query.
+  const trapped = page.workers()[0];
+  await trapped.evaluate(() => { const e = wasm_bindgen.initSync(); new Uint8Array(e.memory.buffer).fill(0xff); });
+  await page.click('[data-testid=search]');
+  await page.waitForSelector('[data-testid=error]', { timeout: 60000 });
+  const trapMsg = await page.textContent('[data-testid=error]');
+  check(/RuntimeError|unreachable|out of bounds|crashed/i.test(trapMsg) && trapMsg.includes('restarted'), `a wasm trap is reported and the engine restarted: ${trapMsg.slice(0, 160)}`);
+  await page.waitForSelector('[data-testid=error]', { state: 'detached', timeout: 300000 });
+  const rt = await results(page, m2, last.text);
+  check(JSON.stringify(rt.ids) === JSON.stringify(expected.top5[m2][last.text]), 'after the trap the query runs again: top-5 = native');
+  check(page.workers().length === 1 && page.workers()[0] !== trapped, 'the trapped worker was replaced');
   // A 100,000-character query (pasted past the box's limit, which the test lifts): cut to the
   // first 500 characters, said on the page, answered in the usual time. (A URL that long is
   // refused by servers before the page sees it: Python's at 64 KB, nginx's at 8 KB.)
@@ -254,6 +267,25 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
   sameMatrix(await matrixOf(page3, m2, qTies), expected.matrices[qTies][m2], 'shared bias URL');
   check((await page3.inputValue('[data-testid=question]')) === qTies, 'shared bias URL: same question');
   await page3.close();
+  // A visit without parameters opens on an example that shows retrieval working: an English
+  // XQuAD-R question, the default model next to the base, correct answers marked; in the URL.
+  {
+    const fv = expected.first_visit;
+    const page4 = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    await page4.goto(`${base}/`);
+    const shown = await results(page4, bundle.default_model, fv.query);
+    check(JSON.stringify(shown.ids) === JSON.stringify(fv.top5[bundle.default_model]), `first visit: "${fv.query.slice(0, 40)}" answered with the native top-5 ${shown.ids}`);
+    if (bundle.default_model !== 'base') {
+      const baseCol = await results(page4, 'base', fv.query);
+      check(JSON.stringify(baseCol.ids) === JSON.stringify(fv.top5.base), 'first visit: the base model is shown beside it, with its native top-5');
+    }
+    const marked = await page4.$$eval(`section.column[data-model="${bundle.default_model}"] li.correct`, els => els.length);
+    check(marked >= 3, `first visit: correct answers are marked in the top 10 (${marked})`);
+    check(((await page4.textContent('[data-testid=pool-note]')) || '').includes('sentences'), 'first visit: the pool is said to hold sentences');
+    check(page4.url().includes('pool=xquad-r') && page4.url().includes('q='), 'first visit: the example is in the URL');
+    await page4.screenshot({ path: `${out}/first-visit.png`, fullPage: true });
+    await page4.close();
+  }
   // Safety: markup in a query is shown as text, never parsed.
   await page2.click('[data-testid=tab-search]');
   const markup = '<img src=x onerror="window.pwned=1"><b>bold</b>';
