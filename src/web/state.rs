@@ -101,6 +101,9 @@ pub struct State {
     pub pending_matrix: HashMap<u64, (String, String)>,
     /// Workers started after a crash; each crash starts a fresh one (up to [`MAX_RESTARTS`]).
     pub restarts: u32,
+    /// A crashed worker is being replaced: further crash reports of the dying one (each
+    /// request queued in it traps again) change nothing, until the new one listens.
+    pub replacing: bool,
     /// Times the visitor asked to retry a failed load (the load is sent again).
     pub retries: u32,
 }
@@ -161,7 +164,10 @@ impl Reducible for State {
                 }
             }
             Action::Worker(r) => match r {
-                Response::Listening => s.worker_listening = true,
+                Response::Listening => {
+                    s.worker_listening = true;
+                    s.replacing = false;
+                }
                 Response::Progress { what, done, total } => s.progress = Some((what, done, total)),
                 Response::Ready { backend, note, models, timings } => {
                     s.progress = None;
@@ -211,10 +217,13 @@ impl Reducible for State {
                     s.progress = None;
                     s.error = None;
                 }
-                // A worker that never listened (failed to start), or one already being replaced
-                    // (its trap's error event follows the panic message): no further restart.
+                // The worker being replaced reports again (its trap's error event follows the
+                // panic message; each queued request traps): the restart message stays.
+                Response::Crashed { .. } if s.replacing => {}
+                // A worker that never listened failed to start: no restart, say why.
                 Response::Crashed { message } if !s.worker_listening => s.error = Some(message),
                 Response::Crashed { message } => {
+                    s.replacing = true;
                     s.pending.clear();
                     s.pending_matrix.clear();
                     s.searching = false;
