@@ -2,7 +2,6 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::gelu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
@@ -60,7 +59,7 @@ impl BertLayer {
             .swap_dims(1, 2)
             .reshape([batch, len, hidden]);
         let x = self.attn_norm.forward(x + self.attn_out.forward(ctx));
-        let ffn = self.output.forward(gelu(self.intermediate.forward(x.clone())));
+        let ffn = self.output.forward(super::activation::gelu(self.intermediate.forward(x.clone())));
         self.out_norm.forward(x + ffn)
     }
 }

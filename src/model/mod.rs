@@ -5,6 +5,7 @@
 //! packed Q4_0), so the E5S1 and Hugging Face loaders share every check and the Burn model has one
 //! constructor.
 
+pub mod activation;
 mod bert;
 mod config;
 mod delta;
