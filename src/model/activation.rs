@@ -7,7 +7,7 @@
 
 use std::f64::consts::FRAC_1_SQRT_2;
 
-use burn::tensor::{DType, Tensor};
+use burn::tensor::Tensor;
 
 /// erf(x) ~ x·P(x²)/Q(x²) on [-4, 4], coefficients from a weighted least-squares (Lawson)
 /// fit to erf in f64; beyond 4, erf rounds to ±1 in f32.
@@ -45,7 +45,7 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
     {
         let device = x.device();
-        if !device.is_autodiff() && device == burn::tensor::Device::flex() && x.dtype() == DType::F32 {
+        if !device.is_autodiff() && device == burn::tensor::Device::flex() && x.dtype() == burn::tensor::DType::F32 {
             let mut data = x.into_data();
             if let Ok(values) = data.as_mut_slice::<f32>() {
                 gelu_in_place(values);
