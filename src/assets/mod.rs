@@ -160,6 +160,31 @@ pub fn default_matrix_question(examples: &[Example]) -> Option<&str> {
     questions.iter().find(|q| q.1 == "xquad-r").or(questions.first()).map(|q| q.0)
 }
 
+/// Most bytes a user's checkpoint may have (both files; a 2-layer f16 delta is 7.1 MB, all 12
+/// layers about 43 MB): the page reads the files into memory, so the limit is said up front.
+pub const MAX_CHECKPOINT_BYTES: u64 = 64_000_000;
+
+/// The two files of a checkpoint folder (`hybrid-ir train`: `manifest.json` and
+/// `layers.safetensors`) among the files a user picked, as (name, size): their positions, or
+/// what is wrong, before anything is read.
+pub fn pick_checkpoint_files(files: &[(String, u64)]) -> Result<(usize, usize), String> {
+    let find = |name: &str| files.iter().position(|(n, _)| n == name);
+    let (Some(m), Some(l)) = (find(crate::model::DELTA_MANIFEST), find(crate::model::DELTA_WEIGHTS)) else {
+        let got = files.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(format!(
+            "pick the two files of a checkpoint folder written by `hybrid-ir train`: {} and {} (got: {})",
+            crate::model::DELTA_MANIFEST,
+            crate::model::DELTA_WEIGHTS,
+            if got.is_empty() { "nothing" } else { &got }
+        ));
+    };
+    let total = files[m].1 + files[l].1;
+    if total > MAX_CHECKPOINT_BYTES {
+        return Err(format!("the checkpoint has {:.1} MB; the page takes at most {:.0} MB", total as f64 / 1e6, MAX_CHECKPOINT_BYTES as f64 / 1e6));
+    }
+    Ok((m, l))
+}
+
 /// How much the browser's compressed pools cost in retrieval quality (its weights are the
 /// native ones: 4-bit base, f16 deltas, every word-table row available).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -306,6 +331,18 @@ mod tests {
     }
 
     #[test]
+    fn a_checkpoint_is_two_named_files_under_the_limit() {
+        let f = |n: &str, b: u64| (n.to_string(), b);
+        assert_eq!(pick_checkpoint_files(&[f("layers.safetensors", 7_101_344), f("manifest.json", 2_000)]), Ok((1, 0)));
+        let e = pick_checkpoint_files(&[f("manifest.json", 2_000)]).unwrap_err();
+        assert!(e.contains("layers.safetensors") && e.contains("got: manifest.json"), "{e}");
+        assert!(pick_checkpoint_files(&[]).unwrap_err().contains("got: nothing"));
+        let e = pick_checkpoint_files(&[f("manifest.json", 1), f("layers.safetensors", MAX_CHECKPOINT_BYTES)]).unwrap_err();
+        assert!(e.contains("at most 64 MB"), "{e}");
+        assert!(pick_checkpoint_files(&[f("manifest.json", 0), f("layers.safetensors", MAX_CHECKPOINT_BYTES)]).is_ok(), "the limit itself is allowed");
+    }
+
+    #[test]
     fn int8_round_trip_is_within_half_a_step() {
         let data: Vec<f32> = (0..8 * 16).map(|i| ((i * 37 % 23) as f32 - 11.0) / 13.0).collect();
         let bytes = encode_int8(&data, 16);
@@ -333,7 +370,7 @@ pub mod engine {
     use super::{AssetManifest, PoolTexts, WordShards};
     use crate::encoder::{Encoder, EncoderConfig};
     use crate::metrics::LanguageMatrix;
-    use crate::model::{apply_checked, parse_manifest, Checkpoint, Vocab, WordTable};
+    use crate::model::{apply_checked, parse_manifest, Checkpoint, DeltaManifest, Vocab, WordTable};
     use crate::rankings::{rank_row, QueryRanking};
     use crate::tokenize::TextTokenizer;
 
@@ -375,16 +412,38 @@ pub mod engine {
     ) -> Result<Encoder, String> {
         let entry = manifest.models.iter().find(|m| m.name == model).ok_or_else(|| format!("model {model} is not in the manifest"))?;
         let checkpoint = match (delta, &entry.delta, &entry.delta_manifest) {
-            (Some((layers, m)), Some(dl), Some(dm)) => {
-                let m = parse_manifest(&String::from_utf8_lossy(m), &dm.path).map_err(|e| e.to_string())?;
-                apply_checked(base, &m, layers, &dl.path).map_err(|e| e.to_string())?.0
-            }
+            (Some((layers, m)), Some(dl), Some(dm)) => checked_delta(base, m, &dm.path, layers, &dl.path)?.0,
             (None, None, _) => base.clone(),
             _ => return Err(format!("model {model}: its delta files are missing")),
         };
         let mut encoder = Encoder::new(&checkpoint, tokenizer, device, config).map_err(|e| e.to_string())?;
         encoder.words = word_table(&manifest.words, base)?;
         Ok(encoder)
+    }
+
+    /// The base with a delta checkpoint applied, after checking that its manifest is one, names
+    /// this base and matches the layer bytes.
+    fn checked_delta(base: &Checkpoint, manifest: &[u8], manifest_file: &str, layers: &[u8], layers_file: &str) -> Result<(Checkpoint, DeltaManifest), String> {
+        let m = parse_manifest(&String::from_utf8_lossy(manifest), manifest_file).map_err(|e| e.to_string())?;
+        let (checkpoint, _) = apply_checked(base, &m, layers, layers_file).map_err(|e| e.to_string())?;
+        Ok((checkpoint, m))
+    }
+
+    /// The encoder of a checkpoint the user brought (the two files `hybrid-ir train` writes),
+    /// checked against the bundle's base; with its manifest (alpha, seed, sha256).
+    pub fn user_encoder(
+        manifest: &AssetManifest,
+        base: &Checkpoint,
+        tokenizer: TextTokenizer,
+        delta_manifest: &[u8],
+        layers: &[u8],
+        device: Device,
+        config: EncoderConfig,
+    ) -> Result<(Encoder, DeltaManifest), String> {
+        let (checkpoint, m) = checked_delta(base, delta_manifest, crate::model::DELTA_MANIFEST, layers, crate::model::DELTA_WEIGHTS)?;
+        let mut encoder = Encoder::new(&checkpoint, tokenizer, device, config).map_err(|e| e.to_string())?;
+        encoder.words = word_table(&manifest.words, base)?;
+        Ok((encoder, m))
     }
 
     /// Candidate languages as small indices, for [`rank_row`], and the languages' names

@@ -156,8 +156,9 @@ pub fn search(args: SearchArgs) -> Result<(), CliError> {
     let mut scored: Vec<(f32, usize)> = (0..docs.len())
         .map(|i| (docs.row(i).iter().zip(q).map(|(a, b)| a * b).sum::<f32>(), i))
         .collect();
-    // Highest score first; ties by line number so the order is reproducible.
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    // Highest score first; ties (the same text on two lines) by the later line first, trec_eval's
+    // order, as in every ranking of the crate (`rankings`), so this equals the page's order.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     for (rank, (score, i)) in scored.iter().take(args.top).enumerate() {

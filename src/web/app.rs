@@ -47,6 +47,12 @@ fn fetch_lazy<T: serde::de::DeserializeOwned + 'static>(state: &UseReducerHandle
     });
 }
 
+/// A picked file's bytes.
+async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await.map_err(|e| format!("{}: could not be read ({e:?})", file.name()))?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
 fn worker_send(worker: &web_sys::Worker, req: &Request) {
     if let Ok(v) = serde_wasm_bindgen::to_value(req) {
         let _ = worker.post_message(&v);
@@ -145,15 +151,14 @@ pub fn App() -> Html {
 
     let url = state.url.clone().unwrap_or_else(|| UrlState::from_location());
     let loaded = state.loaded.clone();
-    let model = loaded
-        .as_ref()
-        .map(|l| if l.manifest.models.iter().any(|m| m.name == url.model) { url.model.clone() } else { l.manifest.default_model.clone() })
-        .unwrap_or_default();
+    // A model the bundle or the user (a checkpoint of their own) provides.
+    let known = |l: &Loaded, name: &str| l.manifest.models.iter().any(|m| m.name == name) || state.user_models.iter().any(|(n, _)| n == name);
+    let model = loaded.as_ref().map(|l| if known(l, &url.model) { url.model.clone() } else { l.manifest.default_model.clone() }).unwrap_or_default();
     let models_wanted: Vec<String> = {
         let mut v = vec![model.clone()];
         match loaded.as_ref() {
             Some(l) if url.view == "bias" => v.extend(views::bias_partner(l, &url, &model)),
-            Some(l) if !url.cmp.is_empty() && url.cmp != model && l.manifest.models.iter().any(|m| m.name == url.cmp) => v.push(url.cmp.clone()),
+            Some(l) if !url.cmp.is_empty() && url.cmp != model && known(l, &url.cmp) => v.push(url.cmp.clone()),
             _ => {}
         }
         v
@@ -322,6 +327,42 @@ pub fn App() -> Html {
             submit_query.emit(v);
         })
     };
+    // The user's own checkpoint: the two files read here, checked and encoded in the worker.
+    let on_files = {
+        let state = state.clone();
+        let worker = worker.clone();
+        let next_id = next_id.clone();
+        let pool = url.pool.clone();
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            let files: Vec<web_sys::File> = input.files().map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default();
+            // Cleared, so picking the same files again (after fixing them) fires again.
+            input.set_value("");
+            let named: Vec<(String, u64)> = files.iter().map(|f| (f.name(), f.size() as u64)).collect();
+            let (m, l) = match crate::assets::pick_checkpoint_files(&named) {
+                Ok(found) => found,
+                Err(e) => return state.dispatch(Action::Failed(e)),
+            };
+            let id = {
+                let mut n = next_id.borrow_mut();
+                *n += 1;
+                *n
+            };
+            let (state, worker, pool) = (state.clone(), worker.clone(), pool.clone());
+            let (manifest_file, layers_file) = (files[m].clone(), files[l].clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match (read_file(&manifest_file).await, read_file(&layers_file).await) {
+                    (Ok(manifest), Ok(layers)) => {
+                        if let Some(w) = worker.borrow().as_ref() {
+                            worker_send(w, &Request::AddCheckpoint { id, manifest, layers, pool });
+                            state.dispatch(Action::AddSent(id));
+                        }
+                    }
+                    (Err(e), _) | (_, Err(e)) => state.dispatch(Action::Failed(e)),
+                }
+            });
+        })
+    };
     let view_tab = |name: &'static str| {
         let set_url = set_url.clone();
         Callback::from(move |_: MouseEvent| set_url(&|u: &mut UrlState| u.view = name.to_string()))
@@ -340,7 +381,7 @@ pub fn App() -> Html {
         },
         Some(l) if url.view == "bias" => views::bias_view(l, &state, &url, &models_wanted, &select),
         Some(l) => {
-            let handlers = views::SearchHandlers { select: &select, on_submit, on_example, input: input.clone() };
+            let handlers = views::SearchHandlers { select: &select, on_submit, on_example, on_files, input: input.clone() };
             views::search_view(l, &state, &url, &model, &models_wanted, handlers)
         }
     };

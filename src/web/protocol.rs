@@ -15,6 +15,17 @@ pub enum Request {
     /// Encode every version of one question (`queries`: (language, text)) with `model` in one
     /// batch and say where each language's answer among `relevant` ranks in `pool`.
     Matrix { id: u64, model: String, pool: String, queries: Vec<(String, String)>, relevant: Vec<u32> },
+    /// Add the user's checkpoint (`manifest.json` and `layers.safetensors` as `hybrid-ir train`
+    /// writes them) as a model, checked against the loaded base; its index of `pool` is encoded
+    /// here, in the browser.
+    AddCheckpoint {
+        id: u64,
+        #[serde(with = "serde_bytes")]
+        manifest: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        layers: Vec<u8>,
+        pool: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -45,6 +56,8 @@ pub enum Response {
     /// the worker's wasm is still being compiled.
     Listening,
     Progress { what: String, done: u64, total: u64 },
+    /// Texts encoded so far of a pool encoded in the browser.
+    Encoding { what: String, done: u64, total: u64 },
     /// `backend`: "WebGPU" or "CPU"; `note` says why the CPU was chosen when it was.
     Ready { backend: String, note: Option<String>, models: Vec<String>, timings: LoadTimings },
     /// `words_ms`/`word_bytes`: fetching the word-table shards the query needed (0 once cached).
@@ -65,6 +78,9 @@ pub enum Response {
     },
     /// A [`Request::Matrix`] answered: `encode_ms` for the whole batch of versions.
     Matrix { id: u64, model: String, matrix: LanguageMatrix, encode_ms: f64, tokens: usize },
+    /// A [`Request::AddCheckpoint`] done: the model's name for searches, a label, and the time
+    /// its pool index took to encode.
+    CheckpointAdded { id: u64, name: String, label: String, passages: usize, encode_ms: f64 },
     Error { id: Option<u64>, message: String },
     /// The engine hit a panic (a wasm trap follows): the worker is unusable and the page starts
     /// a new one.
@@ -104,6 +120,13 @@ impl Request {
                 }
                 let queries = queries.into_iter().map(|(lang, text)| (lang.chars().take(super::url::MAX_NAME_CHARS).collect(), cut(text))).collect();
                 Ok((Request::Matrix { id, model, pool, queries, relevant }, 0))
+            }
+            Request::AddCheckpoint { id, manifest, layers, pool } => {
+                let bytes = (manifest.len() + layers.len()) as u64;
+                if bytes > crate::assets::MAX_CHECKPOINT_BYTES {
+                    return Err(format!("a checkpoint of {bytes} bytes; at most {}", crate::assets::MAX_CHECKPOINT_BYTES));
+                }
+                Ok((Request::AddCheckpoint { id, manifest, layers, pool }, 0))
             }
             Request::Load { assets, models, pool, cpu_only } => {
                 if assets.is_empty() || models.is_empty() {

@@ -84,7 +84,8 @@ pub struct State {
     pub url: Option<UrlState>,
     pub loaded: Option<Rc<Loaded>>,
     pub lazy: Lazy,
-    pub progress: Option<(String, u64, u64)>,
+    /// (what, done, total, counts texts rather than bytes).
+    pub progress: Option<(String, u64, u64, bool)>,
     pub backend: Option<(String, Option<String>)>,
     pub timings: Option<LoadTimings>,
     pub ready_models: Vec<String>,
@@ -98,6 +99,10 @@ pub struct State {
     /// flight: id -> (model, question id). Apart from `results`, so a search and a matrix never
     /// replace each other.
     pub matrices: BTreeMap<String, MatrixOutcome>,
+    /// Checkpoints the user brought, (name, label), and the one being added. They live in the
+    /// worker only: a new worker (after a crash) starts without them.
+    pub user_models: Vec<(String, String)>,
+    pub adding: Option<u64>,
     pub pending_matrix: HashMap<u64, (String, String)>,
     /// Workers started after a crash; each crash starts a fresh one (up to [`MAX_RESTARTS`]).
     pub restarts: u32,
@@ -120,6 +125,8 @@ pub enum Action {
     Failed(String),
     Worker(Response),
     Sent(Vec<(u64, String, String, String, bool)>),
+    /// A checkpoint sent to the worker to be added.
+    AddSent(u64),
     /// Matrix requests sent: (id, model, question id).
     MatrixSent(Vec<(u64, String, String)>),
     Retry,
@@ -156,6 +163,10 @@ impl Reducible for State {
                     s.pending.insert(id, (model, pool, query, rel));
                 }
             }
+            Action::AddSent(id) => {
+                s.adding = Some(id);
+                s.error = None;
+            }
             Action::MatrixSent(list) => {
                 // Latest wins per model, as for searches.
                 s.pending_matrix.retain(|_, (m, _)| !list.iter().any(|(_, lm, _)| lm == m));
@@ -168,7 +179,25 @@ impl Reducible for State {
                     s.worker_listening = true;
                     s.replacing = false;
                 }
-                Response::Progress { what, done, total } => s.progress = Some((what, done, total)),
+                Response::Progress { what, done, total } => s.progress = Some((what, done, total, false)),
+                Response::Encoding { what, done, total } => s.progress = Some((what, done, total, true)),
+                Response::CheckpointAdded { id, name, label, .. } => {
+                    if s.adding == Some(id) {
+                        s.adding = None;
+                    }
+                    s.user_models.retain(|(n, _)| *n != name);
+                    s.user_models.push((name.clone(), label));
+                    // Shown at once: the search view switches to it.
+                    if let Some(u) = s.url.as_mut() {
+                        u.model = name.clone();
+                        u.push();
+                    }
+                    if !s.ready_models.contains(&name) {
+                        s.ready_models.push(name);
+                    }
+                    s.progress = None;
+                    s.error = None;
+                }
                 Response::Ready { backend, note, models, timings } => {
                     s.progress = None;
                     s.backend = Some((backend, note));
@@ -226,6 +255,8 @@ impl Reducible for State {
                     s.replacing = true;
                     s.pending.clear();
                     s.pending_matrix.clear();
+                    s.user_models.clear();
+                    s.adding = None;
                     s.searching = false;
                     s.progress = None;
                     s.worker_listening = false;
@@ -241,6 +272,9 @@ impl Reducible for State {
                     if let Some(id) = id {
                         s.pending.remove(&id);
                         s.pending_matrix.remove(&id);
+                        if s.adding == Some(id) {
+                            s.adding = None;
+                        }
                     }
                     s.searching = !s.pending.is_empty();
                     s.progress = None;

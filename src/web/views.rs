@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use yew::prelude::*;
 
 use super::charts;
-use super::state::{Lazy, Loaded, MatrixOutcome, Outcome, State};
+use super::state::{Loaded, State};
 use super::url::{UrlState, MAX_QUERY_CHARS, MKQA_LANGS};
 use crate::assets::{default_matrix_question, matrix_questions, question_versions, Example};
 use crate::metrics::LanguageMatrix;
@@ -24,9 +24,20 @@ pub fn model_label(m: &crate::assets::ModelEntry) -> String {
 }
 
 
-/// One `<option>` per model of the bundle, `selected` marked.
-fn model_options(l: &Loaded, selected: &str) -> Html {
-    l.manifest.models.iter().map(|m| html! { <option value={m.name.clone()} selected={m.name == selected}>{ model_label(m) }</option> }).collect()
+/// One `<option>` per model of the bundle and per checkpoint the user brought (`user`: name,
+/// label), `selected` marked.
+fn model_options(l: &Loaded, user: &[(String, String)], selected: &str) -> Html {
+    let bundle = l.manifest.models.iter().map(|m| (m.name.clone(), model_label(m)));
+    bundle
+        .chain(user.iter().cloned())
+        .map(|(name, label)| html! { <option value={name.clone()} selected={name == selected}>{ label }</option> })
+        .collect()
+}
+
+/// A model's label: the bundle's, a user checkpoint's, or its name.
+fn label_of(l: &Loaded, user: &[(String, String)], model: &str) -> String {
+    let bundle = l.manifest.models.iter().find(|m| m.name == model).map(model_label);
+    bundle.or_else(|| user.iter().find(|(n, _)| n == model).map(|(_, label)| label.clone())).unwrap_or_else(|| model.to_string())
 }
 
 /// Backend, download progress, load timings.
@@ -39,11 +50,15 @@ pub fn status_bar(state: &State) -> Html {
         }
     });
     let note = state.backend.as_ref().and_then(|(_, n)| n.clone()).map(|n| html! { <span class="muted">{ format!(" ({n})") }</span> });
-    let progress = state.progress.as_ref().map(|(what, done, total)| {
+    let progress = state.progress.as_ref().map(|(what, done, total, texts)| {
         let pct = if *total > 0 { 100.0 * *done as f64 / *total as f64 } else { 0.0 };
+        let text = match texts {
+            true => format!("encoding {what}: {done} / {total} texts "),
+            false => format!("loading {what}: {:.1} / {:.1} MB ", *done as f64 / 1e6, *total as f64 / 1e6),
+        };
         html! {
             <span class="progress" data-testid="progress">
-                { format!("loading {what}: {:.1} / {:.1} MB ", *done as f64 / 1e6, *total as f64 / 1e6) }
+                { text }
                 <progress max="100" value={format!("{pct:.0}")} />
             </span>
         }
@@ -103,7 +118,7 @@ pub fn charts_view(l: &Loaded, results: &serde_json::Value, url: &UrlState, mode
             { charts::bias_vs_alpha(results, &task) }
             <h3>{ "Language pairs" }
                 <select onchange={select("heat")} data-testid="heat">
-                    { model_options(l, &heat_model) }
+                    { model_options(l, &[], &heat_model) }
                 </select>
             </h3>
             <label>{ "show " }
@@ -122,13 +137,15 @@ pub struct SearchHandlers<'a> {
     pub select: &'a dyn Fn(&'static str) -> Callback<Event>,
     pub on_submit: Callback<SubmitEvent>,
     pub on_example: Callback<Event>,
+    /// Files picked for a checkpoint of the user's own.
+    pub on_files: Callback<Event>,
     pub input: NodeRef,
 }
 
 /// The search view: language, example, query, pool and model pickers, and one result column
 /// per model.
 pub fn search_view(l: &Loaded, state: &State, url: &UrlState, model: &str, models_wanted: &[String], h: SearchHandlers) -> Html {
-    let SearchHandlers { select, on_submit, on_example, input } = h;
+    let SearchHandlers { select, on_submit, on_example, on_files, input } = h;
     let examples: Vec<&Example> = l.examples.iter().filter(|e| e.lang == url.lang && (e.pool.is_none() || e.pool.as_deref() == Some(url.pool.as_str()))).collect();
     let mut langs: Vec<(String, String)> = MKQA_LANGS.iter().map(|(c, n)| (c.to_string(), n.to_string())).collect();
     for e in &l.examples {
@@ -136,7 +153,7 @@ pub fn search_view(l: &Loaded, state: &State, url: &UrlState, model: &str, model
             langs.push((e.lang.clone(), e.lang.clone()));
         }
     }
-    let columns = models_wanted.iter().map(|m| result_column(l, &state.lazy, m, state.results.get(m), &url.pool));
+    let columns = models_wanted.iter().map(|m| result_column(l, state, m, &url.pool));
     html! {
         <>
         <form class="controls" onsubmit={on_submit}>
@@ -163,16 +180,22 @@ pub fn search_view(l: &Loaded, state: &State, url: &UrlState, model: &str, model
             </label>
             <label>{ "model " }
                 <select onchange={select("model")} data-testid="model">
-                    { model_options(l, model) }
+                    { model_options(l, &state.user_models, model) }
                 </select>
             </label>
             <label>{ "compare with " }
                 <select onchange={select("cmp")} data-testid="cmp">
                     <option value="" selected={url.cmp.is_empty()}>{ "nothing" }</option>
-                    { model_options(l, &url.cmp) }
+                    { model_options(l, &state.user_models, &url.cmp) }
                 </select>
             </label>
+            <label title="the two files of a checkpoint folder written by `hybrid-ir train`; checked against the base model; nothing leaves your browser">
+                { "your checkpoint " }
+                <input type="file" multiple=true accept=".json,.safetensors" data-testid="checkpoint-files" onchange={on_files}
+                    disabled={state.backend.is_none() || state.adding.is_some()} />
+            </label>
         </form>
+        { if state.adding.is_some() { html! { <p class="muted" data-testid="adding">{ "Checking your checkpoint and encoding the pool with it, here in your browser\u{2026}" }</p> } } else { html! {} } }
         { pool_note(l, &url.pool) }
         <div class="columns">{ for columns }</div>
         </>
@@ -215,8 +238,9 @@ pub fn footer(l: &Loaded, model: &str) -> Html {
 }
 
 /// One model's ranked results, with the per-language bias strip.
-pub fn result_column(l: &Loaded, lazy: &Lazy, model: &str, outcome: Option<&Outcome>, pool: &str) -> Html {
-    let label = l.manifest.models.iter().find(|m| m.name == model).map(model_label).unwrap_or_else(|| model.to_string());
+pub fn result_column(l: &Loaded, state: &State, model: &str, pool: &str) -> Html {
+    let (lazy, outcome) = (&state.lazy, state.results.get(model));
+    let label = label_of(l, &state.user_models, model);
     let Some(o) = outcome.filter(|o| o.pool == pool) else {
         return html! { <section class="column" data-model={model.to_string()}><h2>{ label }</h2><p class="muted">{ "No results yet." }</p></section> };
     };
@@ -324,8 +348,8 @@ pub fn bias_view(l: &Loaded, state: &State, url: &UrlState, models: &[String], s
                         { for questions.iter().map(|(q, ..)| html! { <option value={q.to_string()} selected={*q == qid}>{ label(q) }</option> }) }
                     </select>
                 </label>
-                <label>{ "model " }<select onchange={select("model")} data-testid="model">{ model_options(l, &models[0]) }</select></label>
-                <label>{ "next to " }<select onchange={select("cmp")} data-testid="cmp">{ model_options(l, models.get(1).unwrap_or(&models[0])) }</select></label>
+                <label>{ "model " }<select onchange={select("model")} data-testid="model">{ model_options(l, &state.user_models, &models[0]) }</select></label>
+                <label>{ "next to " }<select onchange={select("cmp")} data-testid="cmp">{ model_options(l, &state.user_models, models.get(1).unwrap_or(&models[0])) }</select></label>
             </div>
             <p class="caption" data-testid="matrix-caption">
                 { format!(
@@ -339,15 +363,16 @@ pub fn bias_view(l: &Loaded, state: &State, url: &UrlState, models: &[String], s
             </p>
             { if pending { html! { <p class="muted" data-testid="matrix-pending">{ format!("encoding {} versions of the question\u{2026}", versions.len()) }</p> } } else { html! {} } }
             <div class="columns">
-                { for models.iter().map(|m| matrix_column(l, m, state.matrices.get(m).filter(|o| o.qid == qid), count)) }
+                { for models.iter().map(|m| matrix_column(l, state, m, &qid, count)) }
             </div>
         </section>
     }
 }
 
 /// One model's matrix with its summary line.
-fn matrix_column(l: &Loaded, model: &str, outcome: Option<&MatrixOutcome>, pool_size: usize) -> Html {
-    let label = l.manifest.models.iter().find(|m| m.name == model).map(model_label).unwrap_or_else(|| model.to_string());
+fn matrix_column(l: &Loaded, state: &State, model: &str, qid: &str, pool_size: usize) -> Html {
+    let outcome = state.matrices.get(model).filter(|o| o.qid == qid);
+    let label = label_of(l, &state.user_models, model);
     let Some(o) = outcome else {
         return html! { <section class="column" data-model={model.to_string()}><h2>{ label }</h2><p class="muted">{ "No matrix yet." }</p></section> };
     };

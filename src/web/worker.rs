@@ -20,6 +20,7 @@ use crate::model::{Checkpoint, WordTable, UNK_ID};
 use crate::tokenize::{Role, TextTokenizer};
 
 struct Pool {
+    texts: Rc<PoolTexts>,
     langs: Vec<u16>,
     /// Language names, indexed like `langs`' values.
     names: Vec<String>,
@@ -42,6 +43,8 @@ struct Shared {
 
 struct Model {
     encoder: Encoder,
+    /// A checkpoint the user brought: its pool indexes are encoded here, not fetched.
+    own_index: bool,
     /// Pool name -> embeddings, row-major.
     vectors: RefCell<HashMap<String, Rc<Vec<f32>>>>,
 }
@@ -71,6 +74,9 @@ pub fn run() {
                     Ok(r) => post(&r(id, cut_chars)),
                     Err(message) => post(&Response::Error { id: Some(id), message }),
                 },
+                Ok((Request::AddCheckpoint { id, manifest, layers, pool }, _)) => {
+                    post(&add_checkpoint(id, &manifest, &layers, &pool).await.unwrap_or_else(|message| Response::Error { id: Some(id), message }))
+                }
                 Ok((Request::Matrix { id, model, pool, queries, relevant }, _)) => match matrix(&model, &pool, &queries, &relevant).await {
                     Ok((matrix, encode_ms, tokens)) => post(&Response::Matrix { id, model, matrix, encode_ms, tokens }),
                     Err(message) => post(&Response::Error { id: Some(id), message }),
@@ -160,7 +166,7 @@ async fn pool(shared: &Shared, model: &Model, name: &str, model_name: &str, timi
             let bytes = fetch_entry(&shared.assets, &entry.texts, &format!("pool {name}"), timings).await?;
             let texts = PoolTexts::from_json(&bytes, &entry.texts.path)?;
             let (langs, names) = engine::pool_langs(&texts);
-            let p = Rc::new(Pool { langs, names });
+            let p = Rc::new(Pool { texts: Rc::new(texts), langs, names });
             shared.pools.borrow_mut().insert(name.to_string(), p.clone());
             p
         }
@@ -168,6 +174,11 @@ async fn pool(shared: &Shared, model: &Model, name: &str, model_name: &str, timi
     let known = model.vectors.borrow().get(name).cloned();
     let vectors = match known {
         Some(v) => v,
+        None if model.own_index => {
+            let v = Rc::new(encode_pool(shared, model, &pool.texts, name).await?);
+            model.vectors.borrow_mut().insert(name.to_string(), v.clone());
+            v
+        }
         None => {
             let entry = shared.manifest.models.iter().find(|m| m.name == model_name).ok_or_else(|| format!("model {model_name} is not in the manifest"))?;
             let file = entry.pools.get(name).ok_or_else(|| format!("{model_name} has no index of pool {name}"))?;
@@ -178,6 +189,47 @@ async fn pool(shared: &Shared, model: &Model, name: &str, model_name: &str, timi
         }
     };
     Ok((pool, vectors))
+}
+
+/// Texts encoded per step of a pool encoded here (progress is posted after each).
+const POOL_STEP: usize = 32;
+
+/// `model`'s embeddings of every text of a pool, encoded in the browser with progress.
+async fn encode_pool(shared: &Shared, model: &Model, texts: &PoolTexts, name: &str) -> Result<Vec<f32>, String> {
+    let max_len = model.encoder.config.max_len_passage;
+    let mut ids = Vec::new();
+    for t in &texts.texts {
+        ids.extend(model.encoder.tokenizer.encode(t, Role::Passage, max_len).map_err(|e| e.to_string())?.0);
+    }
+    load_words(shared, &ids).await?;
+    let mut encoder = model.encoder.clone();
+    encoder.words = shared.words.borrow().clone();
+    let total = texts.texts.len() as u64;
+    let what = format!("pool {name} with your checkpoint");
+    let mut out = Vec::with_capacity(texts.texts.len() * encoder.dim());
+    for chunk in texts.texts.chunks(POOL_STEP) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        out.extend(encoder.encode_async(&refs, Role::Passage).await.map_err(|e| e.to_string())?.data);
+        post(&Response::Encoding { what: what.clone(), done: (out.len() / encoder.dim()) as u64, total });
+    }
+    Ok(out)
+}
+
+/// Adds the user's checkpoint as a model named after its weights' hash, and encodes its index
+/// of `pool_name`.
+async fn add_checkpoint(id: u64, manifest: &[u8], layers: &[u8], pool_name: &str) -> Result<Response, String> {
+    let shared = SHARED.with(|s| s.borrow().clone()).ok_or("the engine is still loading; add the checkpoint once it is ready")?;
+    // Pool texts go through in batches of 32 (a query is one text either way).
+    let config = EncoderConfig::new().with_workers(1).with_batch_size(POOL_STEP);
+    let (encoder, m) = engine::user_encoder(&shared.manifest, &shared.base, shared.tokenizer.clone(), manifest, layers, shared.device.clone(), config)?;
+    let name = format!("yours-{}", m.weights_sha256.chars().take(8).collect::<String>());
+    let label = format!("your checkpoint: alpha = {} (seed {}), {}", m.alpha, m.seed, m.weights_sha256.chars().take(8).collect::<String>());
+    let model = MODELS.with(|ms| ms.borrow().get(&name).cloned()).unwrap_or_else(|| Rc::new(Model { encoder, own_index: true, vectors: RefCell::new(HashMap::new()) }));
+    let t0 = now_ms();
+    let (p, _) = pool(&shared, &model, pool_name, &name, &mut LoadTimings::default()).await?;
+    let encode_ms = now_ms() - t0;
+    MODELS.with(|ms| ms.borrow_mut().insert(name.clone(), model));
+    Ok(Response::CheckpointAdded { id, name, label, passages: p.texts.texts.len(), encode_ms })
 }
 
 /// Fetches the word-table shards `ids` need that are not loaded yet; returns the bytes fetched.
@@ -246,7 +298,7 @@ async fn load(assets: &str, models: &[String], pool_name: &str, cpu_only: bool) 
         let delta = delta.as_ref().map(|(d, m)| (d.as_slice(), m.as_slice()));
         let encoder = engine::encoder(&shared.manifest, &shared.base, shared.tokenizer.clone(), name, delta, shared.device.clone(), config)?;
         timings.build_ms += now_ms() - tb;
-        let model = Rc::new(Model { encoder, vectors: RefCell::new(HashMap::new()) });
+        let model = Rc::new(Model { encoder, own_index: false, vectors: RefCell::new(HashMap::new()) });
         pool(&shared, &model, pool_name, name, &mut timings).await?;
         // The first run compiles kernels (WebGPU) and sizes buffers: time it apart.
         let tw = now_ms();

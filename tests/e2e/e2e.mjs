@@ -286,6 +286,47 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
     await page4.screenshot({ path: `${out}/first-visit.png`, fullPage: true });
     await page4.close();
   }
+  // Bring your own checkpoint: the two files of a committed checkpoint folder (not in the test
+  // bundle) picked in the file input; the page checks it against the base, encodes the pool with
+  // it in the browser and answers with the native top-5 (`search --pool --model DIR`). Broken
+  // ones are refused with a message, and the page keeps working.
+  {
+    const ck = expected.checkpoint;
+    const page5 = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    await page5.goto(`${base}/?backend=cpu&model=${m1}`);
+    await ready(page5);
+    const bad = `${out}/bad-checkpoint`;
+    fs.mkdirSync(bad, { recursive: true });
+    const manifest = JSON.parse(fs.readFileSync(`${ck.dir}/manifest.json`, 'utf8'));
+    const layers = fs.readFileSync(`${ck.dir}/layers.safetensors`);
+    // Each case says something else, so waiting for a new message never reads the last one.
+    let lastMsg = '';
+    const refused = async (files, what, expect) => {
+      await page5.setInputFiles('[data-testid=checkpoint-files]', files);
+      await page5.waitForFunction(prev => { const e = document.querySelector('[data-testid=error]'); return e && e.textContent !== prev; }, lastMsg, { timeout: 120000 });
+      const msg = lastMsg = await page5.textContent('[data-testid=error]');
+      check(expect.test(msg), `${what} is refused: ${msg.slice(0, 150)}`);
+    };
+    fs.writeFileSync(`${bad}/layers.safetensors`, layers.subarray(0, layers.length >> 1));
+    fs.writeFileSync(`${bad}/manifest.json`, JSON.stringify(manifest));
+    await refused([`${bad}/manifest.json`, `${bad}/layers.safetensors`], 'a truncated layers file', /sha256 .* does not match/);
+    fs.writeFileSync(`${bad}/layers.safetensors`, layers);
+    fs.writeFileSync(`${bad}/manifest.json`, JSON.stringify({ ...manifest, base_sha256: '0'.repeat(64) }));
+    await refused([`${bad}/manifest.json`, `${bad}/layers.safetensors`], 'a checkpoint of another base model', /trained on base model 0000/);
+    fs.writeFileSync(`${bad}/manifest.json`, '<html>not a checkpoint</html>');
+    await refused([`${bad}/manifest.json`, `${bad}/layers.safetensors`], 'a file that is not a checkpoint manifest', /manifest/);
+    await refused([`${ck.dir}/manifest.json`], 'a folder without its layers file', /layers\.safetensors/);
+    const t0 = Date.now();
+    await page5.setInputFiles('[data-testid=checkpoint-files]', [`${ck.dir}/manifest.json`, `${ck.dir}/layers.safetensors`]);
+    const name = `yours-${manifest.weights_sha256.slice(0, 8)}`;
+    await page5.waitForFunction(n => document.querySelector('[data-testid=model]').value === n, name, { timeout: 600000 });
+    report.cpu.checkpoint_add_s = (Date.now() - t0) / 1000;
+    check(!(await page5.$('[data-testid=error]')), `the checkpoint is added and chosen in ${report.cpu.checkpoint_add_s} s (${name})`);
+    const r = await search(page5, name, ck.query);
+    check(JSON.stringify(r.ids) === JSON.stringify(ck.top5), `your checkpoint answers with the native top-5: ${r.ids} = ${ck.top5}`);
+    await page5.screenshot({ path: `${out}/your-checkpoint.png`, fullPage: true });
+    await page5.close();
+  }
   // Safety: markup in a query is shown as text, never parsed.
   await page2.click('[data-testid=tab-search]');
   const markup = '<img src=x onerror="window.pwned=1"><b>bold</b>';
