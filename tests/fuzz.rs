@@ -558,6 +558,18 @@ fn fuzz_worker_messages() {
     });
 }
 
+#[test]
+fn a_checkpoint_message_over_the_limit_is_refused() {
+    let limit = hybrid_ir::assets::MAX_CHECKPOINT_BYTES as usize;
+    let add = |layers: usize| Request::AddCheckpoint { id: 1, manifest: vec![b'{'; 10], layers: vec![0; layers], pool: "mkqa".into() }.bounded();
+    assert!(add(limit - 10).is_ok());
+    assert!(add(limit - 9).unwrap_err().contains("at most"));
+    // Bytes travel as bytes: a JSON message with an array of numbers reads back the same.
+    let json = serde_json::to_string(&Request::AddCheckpoint { id: 2, manifest: b"{}".to_vec(), layers: vec![1, 2, 255], pool: "p".into() }).unwrap();
+    let back: Request = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, Request::AddCheckpoint { id: 2, manifest: b"{}".to_vec(), layers: vec![1, 2, 255], pool: "p".into() });
+}
+
 // ---- regressions found by fuzzing -----------------------------------------------------------
 
 /// Found by "int8 pool arbitrary": rows x (4 + dim) in 32-bit arithmetic (wasm32) wrapped, so a

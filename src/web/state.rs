@@ -275,6 +275,10 @@ impl Reducible for State {
                         if s.adding == Some(id) {
                             s.adding = None;
                         }
+                    } else {
+                        // A request the worker refused before reading its id: never leave the
+                        // checkpoint picker disabled waiting for an answer that will not come.
+                        s.adding = None;
                     }
                     s.searching = !s.pending.is_empty();
                     s.progress = None;
