@@ -47,6 +47,14 @@ fn fetch_lazy<T: serde::de::DeserializeOwned + 'static>(state: &UseReducerHandle
     });
 }
 
+/// The next request id (kept outside the reducer: callbacks made in an earlier render must not
+/// reuse one).
+fn take_id(next_id: &std::cell::RefCell<u64>) -> u64 {
+    let mut n = next_id.borrow_mut();
+    *n += 1;
+    *n
+}
+
 /// A picked file's bytes.
 async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
     let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await.map_err(|e| format!("{}: could not be read ({e:?})", file.name()))?;
@@ -215,11 +223,7 @@ pub fn App() -> Html {
             let mut sent = Vec::new();
             if let Some(w) = worker.borrow().as_ref() {
                 for m in models_wanted.iter() {
-                    let id = {
-                        let mut n = next_id.borrow_mut();
-                        *n += 1;
-                        *n
-                    };
+                    let id = take_id(&next_id);
                     worker_send(w, &Request::Search { id, model: m.clone(), pool: u.pool.clone(), query: q.clone(), k: 10, relevant: relevant.clone() });
                     sent.push((id, m.clone(), u.pool.clone(), q.clone(), example.is_some()));
                 }
@@ -244,11 +248,7 @@ pub fn App() -> Html {
             let mut sent = Vec::new();
             if let Some(w) = worker.borrow().as_ref() {
                 for m in models.iter().filter(|m| !state.matrices.get(*m).is_some_and(|o| o.qid == *qid)) {
-                    let id = {
-                        let mut n = next_id.borrow_mut();
-                        *n += 1;
-                        *n
-                    };
+                    let id = take_id(&next_id);
                     worker_send(w, &Request::Matrix { id, model: m.clone(), pool: pool.to_string(), queries: queries.clone(), relevant: relevant.clone() });
                     sent.push((id, m.clone(), qid.clone()));
                 }
@@ -343,11 +343,7 @@ pub fn App() -> Html {
                 Ok(found) => found,
                 Err(e) => return state.dispatch(Action::Failed(e)),
             };
-            let id = {
-                let mut n = next_id.borrow_mut();
-                *n += 1;
-                *n
-            };
+            let id = take_id(&next_id);
             let (state, worker, pool) = (state.clone(), worker.clone(), pool.clone());
             let (manifest_file, layers_file) = (files[m].clone(), files[l].clone());
             wasm_bindgen_futures::spawn_local(async move {
