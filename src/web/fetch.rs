@@ -76,13 +76,29 @@ pub async fn fetch_verified(base: &str, entry: &FileEntry, progress: &mut dyn Fn
             entry.sha256
         ));
     }
-    if let Some(cache) = &cache {
-        let array = Uint8Array::from(bytes.as_slice());
-        if let Ok(resp) = web_sys::Response::new_with_opt_buffer_source(Some(&array)) {
-            let _ = JsFuture::from(cache.put_with_str(&key, &resp)).await;
-        }
+    if cache.is_some() {
+        cache_put(&key, &bytes).await;
     }
     Ok((bytes, false))
+}
+
+/// Bytes the page computed and kept in the Cache API under `key` (a name of our own, like a
+/// URL), if there are any.
+pub async fn cache_get(key: &str) -> Option<Vec<u8>> {
+    let cache = open_cache().await?;
+    let resp = JsFuture::from(cache.match_with_str(key)).await.ok()?.dyn_into::<web_sys::Response>().ok()?;
+    read_body(resp, 0, &mut |_, _| {}).await.ok()
+}
+
+/// Keeps `bytes` under `key`. No Cache API, or a full one, is not an error: the bytes are
+/// computed again next time.
+pub async fn cache_put(key: &str, bytes: &[u8]) {
+    if let Some(cache) = open_cache().await {
+        let array = Uint8Array::from(bytes);
+        if let Ok(resp) = web_sys::Response::new_with_opt_buffer_source(Some(&array)) {
+            let _ = JsFuture::from(cache.put_with_str(key, &resp)).await;
+        }
+    }
 }
 
 /// A plain GET with progress; HTTP errors become messages naming the URL and status.

@@ -11,7 +11,7 @@ use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::fetch::{fetch_plain, fetch_verified, now_ms};
+use super::fetch::{cache_get, cache_put, fetch_plain, fetch_verified, now_ms};
 use super::protocol::{Hit, LoadTimings, RelevantHit, Request, Response};
 use crate::assets::{decode_int8, engine, AssetManifest, FileEntry, PoolTexts};
 use crate::encoder::{Encoder, EncoderConfig};
@@ -43,8 +43,9 @@ struct Shared {
 
 struct Model {
     encoder: Encoder,
-    /// A checkpoint the user brought: its pool indexes are encoded here, not fetched.
-    own_index: bool,
+    /// A checkpoint the user brought (its weights' sha256): its pool indexes are encoded here,
+    /// not fetched, and kept in the Cache API under that hash.
+    own_index: Option<String>,
     /// Pool name -> embeddings, row-major.
     vectors: RefCell<HashMap<String, Rc<Vec<f32>>>>,
 }
@@ -174,8 +175,8 @@ async fn pool(shared: &Shared, model: &Model, name: &str, model_name: &str, timi
     let known = model.vectors.borrow().get(name).cloned();
     let vectors = match known {
         Some(v) => v,
-        None if model.own_index => {
-            let v = Rc::new(encode_pool(shared, model, &pool.texts, name).await?);
+        None if model.own_index.is_some() => {
+            let v = Rc::new(own_pool_index(shared, model, &pool.texts, name).await?);
             model.vectors.borrow_mut().insert(name.to_string(), v.clone());
             v
         }
@@ -193,6 +194,21 @@ async fn pool(shared: &Shared, model: &Model, name: &str, model_name: &str, timi
 
 /// Texts encoded per step of a pool encoded here (progress is posted after each).
 const POOL_STEP: usize = 32;
+
+/// A user checkpoint's index of pool `name`: from the Cache API when this checkpoint encoded
+/// these pool texts before, else encoded here and kept there (f32, little-endian).
+async fn own_pool_index(shared: &Shared, model: &Model, texts: &PoolTexts, name: &str) -> Result<Vec<f32>, String> {
+    let texts_sha = shared.manifest.pools.iter().find(|p| p.name == name).map(|p| p.texts.sha256.clone()).unwrap_or_default();
+    let key = format!("{}/user-index/{}/{name}?texts={texts_sha}", shared.assets.trim_end_matches('/'), model.own_index.as_deref().unwrap_or_default());
+    let expected = texts.texts.len() * model.encoder.dim() * 4;
+    if let Some(bytes) = cache_get(&key).await.filter(|b| b.len() == expected) {
+        return Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect());
+    }
+    let vectors = encode_pool(shared, model, texts, name).await?;
+    let bytes: Vec<u8> = vectors.iter().flat_map(|v| v.to_le_bytes()).collect();
+    cache_put(&key, &bytes).await;
+    Ok(vectors)
+}
 
 /// `model`'s embeddings of every text of a pool, encoded in the browser with progress.
 async fn encode_pool(shared: &Shared, model: &Model, texts: &PoolTexts, name: &str) -> Result<Vec<f32>, String> {
@@ -219,12 +235,13 @@ async fn encode_pool(shared: &Shared, model: &Model, texts: &PoolTexts, name: &s
 /// of `pool_name`.
 async fn add_checkpoint(id: u64, manifest: &[u8], layers: &[u8], pool_name: &str) -> Result<Response, String> {
     let shared = SHARED.with(|s| s.borrow().clone()).ok_or("the engine is still loading; add the checkpoint once it is ready")?;
-    // Pool texts go through in batches of 32 (a query is one text either way).
-    let config = EncoderConfig::new().with_workers(1).with_batch_size(POOL_STEP);
+    // Batches of 8 as for the bundle's models: measured faster in wasm for the MKQA-R test pool
+    // than 32 (131 s vs 178 s to add a checkpoint, scripts/e2e report.json).
+    let config = EncoderConfig::new().with_workers(1).with_batch_size(8);
     let (encoder, m) = engine::user_encoder(&shared.manifest, &shared.base, shared.tokenizer.clone(), manifest, layers, shared.device.clone(), config)?;
     let name = format!("yours-{}", m.weights_sha256.chars().take(8).collect::<String>());
     let label = format!("your checkpoint: alpha = {} (seed {}), {}", m.alpha, m.seed, m.weights_sha256.chars().take(8).collect::<String>());
-    let model = MODELS.with(|ms| ms.borrow().get(&name).cloned()).unwrap_or_else(|| Rc::new(Model { encoder, own_index: true, vectors: RefCell::new(HashMap::new()) }));
+    let model = MODELS.with(|ms| ms.borrow().get(&name).cloned()).unwrap_or_else(|| Rc::new(Model { encoder, own_index: Some(m.weights_sha256.clone()), vectors: RefCell::new(HashMap::new()) }));
     let t0 = now_ms();
     let (p, _) = pool(&shared, &model, pool_name, &name, &mut LoadTimings::default()).await?;
     let encode_ms = now_ms() - t0;
@@ -298,7 +315,7 @@ async fn load(assets: &str, models: &[String], pool_name: &str, cpu_only: bool) 
         let delta = delta.as_ref().map(|(d, m)| (d.as_slice(), m.as_slice()));
         let encoder = engine::encoder(&shared.manifest, &shared.base, shared.tokenizer.clone(), name, delta, shared.device.clone(), config)?;
         timings.build_ms += now_ms() - tb;
-        let model = Rc::new(Model { encoder, own_index: false, vectors: RefCell::new(HashMap::new()) });
+        let model = Rc::new(Model { encoder, own_index: None, vectors: RefCell::new(HashMap::new()) });
         pool(&shared, &model, pool_name, name, &mut timings).await?;
         // The first run compiles kernels (WebGPU) and sizes buffers: time it apart.
         let tw = now_ms();
