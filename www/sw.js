@@ -18,7 +18,8 @@ self.addEventListener('install', event => {
     await Promise.all(FILES.map(async f => {
       const url = new URL(f, self.location);
       const response = await fetch(url, { cache: 'force-cache' }).catch(() => null);
-      if (response && response.ok) await cache.put(url.origin + url.pathname, response).catch(() => {});
+      // A full or refused cache leaves the page working online; say so, do not fail the install.
+      if (response && response.ok) await cache.put(url.origin + url.pathname, response).catch(e => console.warn(`offline copy: ${f} not stored: ${e.message}`));
     }));
   })());
 });
@@ -51,7 +52,7 @@ self.addEventListener('fetch', event => {
       // compiles while it downloads). Only whole, successful answers are kept.
       if (response.ok) {
         const copy = response.clone();
-        event.waitUntil(caches.open(SHELL).then(c => c.put(key, copy)).catch(() => {}));
+        event.waitUntil(caches.open(SHELL).then(c => c.put(key, copy)).catch(e => console.warn(`offline copy: ${key} not stored: ${e.message}`)));
       }
       return response;
     } catch (err) {
