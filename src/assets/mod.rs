@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::sources::FileChecksum;
 
+pub mod reproduce;
+
 pub const ASSETS_SCHEMA: &str = "hybrid-ir/web-assets";
 pub const ASSETS_VERSION: u32 = 2;
 
@@ -223,6 +225,9 @@ pub struct AssetManifest {
     /// Set for a quick bundle whose pools were cut (`web-assets --pool-limit`), e.g. the tests'.
     #[serde(default)]
     pub pool_limit: Option<usize>,
+    /// Tasks the page can reproduce (the "Reproduce" view); empty in bundles made before it.
+    #[serde(default)]
+    pub reproduce: Vec<reproduce::ReproduceEntry>,
 }
 
 /// Int8 embedding rows with one f32 scale per row (`value = q * scale`): a quarter of f32's

@@ -58,12 +58,12 @@ impl PageEngine {
         Ok(PageEngine { dir: dir.to_path_buf(), manifest, model: entry, encoder, words, shard_bytes_read: 0 })
     }
 
-    /// Reads the word-table shards `texts` need that are not loaded yet.
-    pub fn load_words(&mut self, texts: &[&str]) -> Result<(), CliError> {
-        let max_len = self.encoder.config.max_len(Role::Query);
+    /// Reads the word-table shards `texts` (in `role`) need that are not loaded yet.
+    pub fn load_words(&mut self, texts: &[&str], role: Role) -> Result<(), CliError> {
+        let max_len = self.encoder.config.max_len(role);
         let mut ids = Vec::new();
         for t in texts {
-            ids.extend(self.encoder.tokenizer.encode(t, Role::Query, max_len).map_err(EncodeError::from)?.0);
+            ids.extend(self.encoder.tokenizer.encode(t, role, max_len).map_err(EncodeError::from)?.0);
         }
         let shards = &self.manifest.words;
         for i in engine::missing_shards(&self.words, shards, &ids) {
@@ -76,10 +76,15 @@ impl PageEngine {
         Ok(())
     }
 
-    /// Query embeddings, row-major, fetching word shards first as the page does.
-    pub fn encode_queries(&mut self, texts: &[&str], progress: impl FnMut(usize)) -> Result<Vec<f32>, CliError> {
-        self.load_words(texts)?;
-        Ok(self.encoder.encode(texts, Role::Query, progress)?.data)
+    /// Embeddings of `texts` in `role`, row-major, fetching word shards first as the page does.
+    pub fn encode(&mut self, texts: &[&str], role: Role, progress: impl FnMut(usize)) -> Result<Vec<f32>, CliError> {
+        self.load_words(texts, role)?;
+        Ok(self.encoder.encode(texts, role, progress)?.data)
+    }
+
+    /// A file of the bundle, checked against its manifest entry.
+    pub fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, CliError> {
+        read_checked(&self.dir, entry)
     }
 
     /// The model's int8 embeddings of `pool`, decoded.

@@ -177,7 +177,7 @@ fn search_bundle(args: &SearchArgs, dir: &std::path::Path) -> Result<(), CliErro
     let vectors = page.pool_vectors(&args.bundle_pool)?;
     let (langs, lang_names) = engine::pool_langs(&texts);
     // Timed like the page's: word shards are read first, then the query is encoded.
-    page.load_words(&[args.query.as_str()])?;
+    page.load_words(&[args.query.as_str()], Role::Query)?;
     let t0 = Instant::now();
     let q = page.encoder.encode(&[args.query.as_str()], Role::Query, |_| {})?.data;
     let query_ms = t0.elapsed().as_secs_f64() * 1e3;

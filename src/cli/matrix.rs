@@ -53,7 +53,7 @@ pub fn bias_matrix(args: MatrixArgs) -> Result<(), CliError> {
     let (pool, versions) = question_versions(&examples, &qid).map_err(|e| CliError::Usage(format!("{e}; `hybrid-ir bias-matrix --list` shows the questions")))?;
     let (langs, texts): (Vec<String>, Vec<String>) = matrix_queries(&versions).into_iter().unzip();
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let queries = page.encode_queries(&texts, |_| {})?;
+    let queries = page.encode(&texts, crate::tokenize::Role::Query, |_| {})?;
     let (cand_langs, names) = engine::pool_langs(&page.pool_texts(pool)?);
     let vectors = page.pool_vectors(pool)?;
     let m = engine::language_matrix(&queries, &langs, &vectors, &cand_langs, &names, &versions[0].relevant).map_err(CliError::Bundle)?;

@@ -7,6 +7,7 @@ mod eval;
 mod matrix;
 mod npy;
 mod paths;
+mod reproduce;
 mod study;
 mod sweep;
 mod train;
@@ -116,6 +117,10 @@ enum Command {
     BiasMatrix(matrix::MatrixArgs),
     /// Evaluate a model on the retrieval tasks (mono / cross / multi settings).
     Eval(eval::EvalArgs),
+    /// The web page's "Reproduce" run, natively on its bundle: a task's sample (or the whole
+    /// task) encoded by the page's engine, scored, and held against the bundle's reference
+    /// figures (committed results) with the page's tolerances.
+    Reproduce(reproduce::ReproduceArgs),
     /// Fine-tune the top layers with hybrid batches (share --alpha of monolingual batches);
     /// resumable: rerun the same command after an interruption.
     Train(train::TrainCmd),
@@ -137,6 +142,7 @@ pub fn run() -> Result<(), CliError> {
         Command::Search(args) => encode::search(args),
         Command::BiasMatrix(args) => matrix::bias_matrix(args),
         Command::Eval(args) => eval::eval(args),
+        Command::Reproduce(args) => reproduce::reproduce(args),
         Command::Train(args) => train::train(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Study(args) => study::study(args),

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use super::embed::{cache_dir, embed_cached, embed_shared_trunk};
 use super::git_commit;
 use super::bundle::PageEngine;
+use super::reproduce::{write_entries, ReferenceInputs};
 use super::{load_checkpoint, progress_bar, CliError, ModelArgs};
 use crate::assets::{
     encode_int8, engine, AssetManifest, Compression, Example, FileEntry, ModelEntry, PoolEntry, PoolTexts, WordShards,
@@ -56,7 +57,7 @@ pub struct WebAssetsArgs {
     model: ModelArgs,
 }
 
-fn write_file(out: &Path, rel: &str, bytes: &[u8]) -> Result<FileEntry, CliError> {
+pub(super) fn write_file(out: &Path, rel: &str, bytes: &[u8]) -> Result<FileEntry, CliError> {
     let path = out.join(rel);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| CliError::io(parent.display(), e))?;
@@ -65,7 +66,7 @@ fn write_file(out: &Path, rel: &str, bytes: &[u8]) -> Result<FileEntry, CliError
     Ok(FileEntry { path: rel.to_string(), sha256: sha256_hex(bytes), bytes: bytes.len() as u64 })
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, CliError> {
+pub(super) fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, CliError> {
     serde_json::to_vec(v).map_err(|e| CliError::json("bundle file", e))
 }
 
@@ -134,7 +135,7 @@ fn examples(task: &Task, pool: &str, per_lang: usize) -> Vec<Example> {
         .collect()
 }
 
-fn encoder_for(checkpoint: &Checkpoint, args: &ModelArgs) -> Result<Encoder, CliError> {
+pub(super) fn encoder_for(checkpoint: &Checkpoint, args: &ModelArgs) -> Result<Encoder, CliError> {
     let tok_path = super::paths::base_model_dir().join("tokenizer.json");
     let tokenizer = TextTokenizer::from_file(&tok_path).map_err(crate::encoder::EncodeError::from)?;
     let config = EncoderConfig::new()
@@ -263,32 +264,30 @@ fn write_models(out: &Path, args: &WebAssetsArgs, base: &Checkpoint) -> Result<M
 
 /// Every model's int8 pool embeddings. All checkpoints are deltas on the top layers of the base:
 /// each pool runs through the shared trunk once, then through each model's own top (as `sweep`
-/// does). Returns the f32 MKQA-R pool vectors per model, for the quality check.
+/// does). Returns the f32 pool vectors by (pool, model), for the quality check and references.
 fn write_pool_embeddings(
     out: &Path,
     encoder: &Encoder,
     cache: &Path,
     models: &mut Models,
     pools: &[(&str, &str, &Task)],
-) -> Result<BTreeMap<String, Vec<f32>>, CliError> {
+) -> Result<BTreeMap<(String, String), Vec<f32>>, CliError> {
     let mut tops = Vec::new();
     for (entry, ckpt) in models.entries.iter().zip(&models.checkpoints) {
         let bert = ckpt.config.init_with(&ckpt.weights, &encoder.device)?;
         tops.push((entry.name.clone(), entry.sha256.clone(), bert.layers[models.split..].to_vec()));
     }
-    let mut mkqa_native = BTreeMap::new();
+    let mut native = BTreeMap::new();
     for (pool, _, task) in pools {
         let texts: Vec<&str> = task.pool.iter().map(|c| c.text.as_str()).collect();
         let vectors = embed_shared_trunk(encoder, cache, &tops, models.split, &texts, Role::Passage, &format!("{pool} pool"))?;
         for (entry, (v, _)) in models.entries.iter_mut().zip(vectors) {
             let file = write_file(out, &format!("models/{}/{pool}.i8", entry.name), &encode_int8(&v, encoder.dim()))?;
             entry.pools.insert(pool.to_string(), file);
-            if *pool == "mkqa" {
-                mkqa_native.insert(entry.name.clone(), v);
-            }
+            native.insert((pool.to_string(), entry.name.clone()), v);
         }
     }
-    Ok(mkqa_native)
+    Ok(native)
 }
 
 /// Mean bytes of word-table shards a first MKQA query needs (step 4: what a visit costs).
@@ -314,13 +313,13 @@ fn measure_page_quality(
     manifest: &mut AssetManifest,
     checkpoints: &[Checkpoint],
     mkqa: &Task,
-    mkqa_native: &BTreeMap<String, Vec<f32>>,
+    native: &BTreeMap<(String, String), Vec<f32>>,
 ) -> Result<(), CliError> {
     let device = BackendKind::Flex.device()?;
     let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
     let q_texts: Vec<&str> = mkqa.queries.iter().map(|q| q.text.as_str()).collect();
     for name in ["base".to_string(), manifest.default_model.clone()].into_iter().collect::<BTreeSet<_>>() {
-        let (Some(pool_f32), Some(ckpt)) = (mkqa_native.get(&name), manifest.models.iter().position(|m| m.name == name).map(|i| &checkpoints[i]))
+        let (Some(pool_f32), Some(ckpt)) = (native.get(&("mkqa".to_string(), name.clone())), manifest.models.iter().position(|m| m.name == name).map(|i| &checkpoints[i]))
         else {
             continue;
         };
@@ -330,7 +329,7 @@ fn measure_page_quality(
             report::evaluate_task(mkqa, &q_native, pool_f32, native_encoder.dim(), &device, &opts, |_| {}).map_err(CliError::Usage)?;
         let mut page = PageEngine::open(&args.out, Some(&name), &args.model)?;
         let mut bar = progress_bar(q_texts.len(), &format!("{name} queries, page path"));
-        let q_page = page.encode_queries(&q_texts, |n| bar.inc(n as u64))?;
+        let q_page = page.encode(&q_texts, Role::Query, |n| bar.inc(n as u64))?;
         bar.finish_and_clear();
         let (web, _, _) = report::evaluate_task(mkqa, &q_page, &page.pool_vectors("mkqa")?, page.encoder.dim(), &device, &opts, |_| {})
             .map_err(CliError::Usage)?;
@@ -380,7 +379,7 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     let mut models = write_models(out, &args, &base)?;
     let cache = cache_dir(args.cache_dir.as_ref());
     let base_encoder = encoder_for(&base, &args.model)?;
-    let mkqa_native = write_pool_embeddings(out, &base_encoder, &cache, &mut models, &pools)?;
+    let native = write_pool_embeddings(out, &base_encoder, &cache, &mut models, &pools)?;
     let default_model = args
         .default_model
         .clone()
@@ -390,6 +389,15 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
     }
     let q_texts: Vec<&str> = mkqa.queries.iter().map(|q| q.text.as_str()).collect();
     let first_query_shard_bytes = first_query_shard_bytes(&files, &tokenizer, &q_texts, args.model.max_len_query)?;
+    let inputs = ReferenceInputs {
+        cut: args.pool_limit,
+        models: models.entries.iter().zip(&models.checkpoints).collect(),
+        model_args: &args.model,
+        pools: &native,
+        cache: &cache,
+        committed: Path::new("results/sweep"),
+    };
+    let reproduce = write_entries(out, &pools, &inputs)?;
     let results = match std::fs::read("results/sweep/sweep.json") {
         Ok(bytes) => Some(write_file(out, "results/sweep.json", &sweep_with_study(&bytes)?)?),
         Err(_) => None,
@@ -411,11 +419,12 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         compression: Compression { unk_rate: files.unk_rate.clone(), first_query_shard_bytes, ..Default::default() },
         data: mkqa.checksums.iter().chain(&xquad.checksums).cloned().collect(),
         pool_limit: args.pool_limit,
+        reproduce,
     };
     // Written before the check so that it reads the bundle exactly as the page will.
     write_manifest(out, &manifest)?;
     if !args.skip_quality_check {
-        measure_page_quality(&args, &cache, &mut manifest, &models.checkpoints, &mkqa, &mkqa_native)?;
+        measure_page_quality(&args, &cache, &mut manifest, &models.checkpoints, &mkqa, &native)?;
     }
     write_manifest(out, &manifest)?;
     check_page_quality(&manifest.compression)?;
