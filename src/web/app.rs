@@ -10,7 +10,8 @@ use yew::prelude::*;
 
 use super::fetch::{fetch_plain, fetch_verified};
 use super::protocol::{Request, Response};
-use super::state::{Action, AddressBar, Loaded, State, MAX_RESTARTS};
+use super::reproduce_view::{reproduce_entry, reproduce_view, ReproduceHandlers};
+use super::state::{Action, AddressBar, Loaded, ReproduceRun, State, MAX_RESTARTS};
 use super::url::{UrlState, MAX_QUERY_CHARS};
 use super::views;
 use crate::assets::{AssetManifest, Example, FileEntry};
@@ -166,6 +167,8 @@ pub fn App() -> Html {
         let mut v = vec![model.clone()];
         match loaded.as_ref() {
             Some(l) if url.view == "bias" => v.extend(views::bias_partner(l, &url, &model)),
+            // A reproduction runs one model.
+            Some(_) if url.view == "reproduce" => {}
             Some(l) if !url.cmp.is_empty() && url.cmp != model && known(l, &url.cmp) => v.push(url.cmp.clone()),
             _ => {}
         }
@@ -310,6 +313,8 @@ pub fn App() -> Html {
                 "heat" => u.heat = v.clone(),
                 "hm" => u.hm = v.clone(),
                 "question" => u.question = v.clone(),
+                "size" => u.size = v.clone(),
+                "mode" => u.mode = v.clone(),
                 _ => {}
             });
         })
@@ -359,6 +364,31 @@ pub fn App() -> Html {
             });
         })
     };
+    // The Reproduce view: one run at a time, cancelled between the worker's batches.
+    let run_reproduce = {
+        let state = state.clone();
+        let worker = worker.clone();
+        let next_id = next_id.clone();
+        let (url, model) = (url.clone(), model.clone());
+        Callback::from(move |_: MouseEvent| {
+            let Some(entry) = state.loaded.as_deref().and_then(|l| reproduce_entry(l, &url)) else { return };
+            let (size, mode) = url.reproduce_run();
+            let id = take_id(&next_id);
+            if let Some(w) = worker.borrow().as_ref() {
+                worker_send(w, &Request::Reproduce { id, model: model.clone(), task: entry.task.clone(), size, mode });
+                state.dispatch(Action::ReproduceSent(ReproduceRun::new(id, model.clone(), entry.task.clone(), size, mode)));
+            }
+        })
+    };
+    let cancel_reproduce = {
+        let worker = worker.clone();
+        let id = state.reproduce.as_ref().map(|r| r.id);
+        Callback::from(move |_: MouseEvent| {
+            if let (Some(w), Some(id)) = (worker.borrow().as_ref(), id) {
+                worker_send(w, &Request::Cancel { id });
+            }
+        })
+    };
     let view_tab = |name: &'static str| {
         let set_url = set_url.clone();
         Callback::from(move |_: MouseEvent| set_url(&|u: &mut UrlState| u.view = name.to_string()))
@@ -376,6 +406,9 @@ pub fn App() -> Html {
             (Some(_), Some(results)) => views::charts_view(l, results, &url, &model, &select),
         },
         Some(l) if url.view == "bias" => views::bias_view(l, &state, &url, &models_wanted, &select),
+        Some(l) if url.view == "reproduce" => {
+            reproduce_view(l, &state, &url, &model, ReproduceHandlers { select: &select, run: run_reproduce, cancel: cancel_reproduce })
+        }
         Some(l) => {
             let handlers = views::SearchHandlers { select: &select, on_submit, on_example, on_files, input: input.clone() };
             views::search_view(l, &state, &url, &model, &models_wanted, handlers)
@@ -391,6 +424,7 @@ pub fn App() -> Html {
                     <button class={classes!("tab", (url.view == "search").then_some("active"))} onclick={view_tab("search")} data-testid="tab-search">{ "Search" }</button>
                     <button class={classes!("tab", (url.view == "bias").then_some("active"))} onclick={view_tab("bias")} data-testid="tab-bias">{ "Language bias, one question" }</button>
                     <button class={classes!("tab", (url.view == "charts").then_some("active"))} onclick={view_tab("charts")} data-testid="tab-charts">{ "Robustness plots" }</button>
+                    <button class={classes!("tab", (url.view == "reproduce").then_some("active"))} onclick={view_tab("reproduce")} data-testid="tab-reproduce">{ "Reproduce a figure" }</button>
                 </nav>
                 { views::status_bar(&state) }
             </header>

@@ -12,6 +12,8 @@ pub mod charts;
 #[cfg(all(target_arch = "wasm32", feature = "page"))]
 pub mod fetch;
 #[cfg(all(target_arch = "wasm32", feature = "page"))]
+pub mod reproduce_view;
+#[cfg(all(target_arch = "wasm32", feature = "page"))]
 pub mod state;
 #[cfg(all(target_arch = "wasm32", feature = "page"))]
 pub mod views;

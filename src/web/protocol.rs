@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::assets::reproduce::{Figures, Mode, Size};
 use crate::metrics::LanguageMatrix;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -26,6 +27,13 @@ pub enum Request {
         layers: Vec<u8>,
         pool: String,
     },
+    /// Evaluate `model` on a task the bundle ships (`size`: its sample or all of it), the
+    /// queries encoded here and the pool's shipped index used, or the pool encoded here too
+    /// (`mode`); scored with the crate's ranking and metric code. Progress comes as
+    /// [`Response::Reproducing`]; [`Request::Cancel`] stops it.
+    Reproduce { id: u64, model: String, task: String, size: Size, mode: Mode },
+    /// Stop the reproduction `id` at its next batch.
+    Cancel { id: u64 },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -81,6 +89,14 @@ pub enum Response {
     /// A [`Request::AddCheckpoint`] done: the model's name for searches, a label, and the time
     /// its pool index took to encode.
     CheckpointAdded { id: u64, name: String, label: String, passages: usize, encode_ms: f64 },
+    /// A reproduction's progress: `stage` "queries" or "pool" (texts encoded) or "scoring";
+    /// `elapsed_ms` since the stage began (so the page can tell the time left from its rate).
+    Reproducing { id: u64, stage: String, done: u64, total: u64, elapsed_ms: f64 },
+    /// A [`Request::Reproduce`] done: the figures, the number of queries, and where the time
+    /// went (`words_ms`: fetching the word-table rows the texts need, `word_bytes` of them).
+    Reproduced { id: u64, model: String, task: String, figures: Figures, queries: usize, pool: usize, queries_ms: f64, pool_ms: f64, score_ms: f64, words_ms: f64, word_bytes: u64 },
+    /// A [`Request::Reproduce`] stopped by [`Request::Cancel`].
+    Cancelled { id: u64 },
     Error { id: Option<u64>, message: String },
     /// The engine hit a panic (a wasm trap follows): the worker is unusable and the page starts
     /// a new one.
@@ -128,6 +144,7 @@ impl Request {
                 }
                 Ok((Request::AddCheckpoint { id, manifest, layers, pool }, 0))
             }
+            r @ (Request::Reproduce { .. } | Request::Cancel { .. }) => Ok((r, 0)),
             Request::Load { assets, models, pool, cpu_only } => {
                 if assets.is_empty() || models.is_empty() {
                     return Err("a load names the asset folder and at least one model".into());

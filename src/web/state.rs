@@ -10,6 +10,7 @@ use yew::prelude::*;
 
 use super::protocol::{LoadTimings, Response};
 use super::url::UrlState;
+use crate::assets::reproduce::{Figures, Mode, Size};
 use crate::assets::{AssetManifest, Example, PoolTexts};
 use crate::metrics::LanguageMatrix;
 
@@ -79,6 +80,44 @@ pub struct MatrixOutcome {
     pub tokens: usize,
 }
 
+/// The Reproduce view's latest run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReproduceRun {
+    pub id: u64,
+    pub model: String,
+    pub task: String,
+    pub size: Size,
+    pub mode: Mode,
+    /// (stage, done, total, elapsed ms) of the latest progress report.
+    pub progress: Option<(String, u64, u64, f64)>,
+    pub outcome: Option<Reproduced>,
+    pub cancelled: bool,
+    pub error: Option<String>,
+}
+
+/// What a finished run measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reproduced {
+    pub figures: Figures,
+    pub queries: usize,
+    pub pool: usize,
+    pub queries_ms: f64,
+    pub pool_ms: f64,
+    pub score_ms: f64,
+    pub words_ms: f64,
+    pub word_bytes: u64,
+}
+
+impl ReproduceRun {
+    pub fn new(id: u64, model: String, task: String, size: Size, mode: Mode) -> Self {
+        ReproduceRun { id, model, task, size, mode, progress: None, outcome: None, cancelled: false, error: None }
+    }
+
+    pub fn running(&self) -> bool {
+        self.outcome.is_none() && !self.cancelled && self.error.is_none()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct State {
     pub url: Option<UrlState>,
@@ -111,6 +150,7 @@ pub struct State {
     pub replacing: bool,
     /// Times the visitor asked to retry a failed load (the load is sent again).
     pub retries: u32,
+    pub reproduce: Option<ReproduceRun>,
 }
 
 /// Crashes after which the page stops restarting the worker (the fault is not transient).
@@ -129,6 +169,8 @@ pub enum Action {
     AddSent(u64),
     /// Matrix requests sent: (id, model, question id).
     MatrixSent(Vec<(u64, String, String)>),
+    /// A reproduction sent to the worker (it replaces the previous run's outcome).
+    ReproduceSent(ReproduceRun),
     Retry,
 }
 
@@ -174,7 +216,30 @@ impl Reducible for State {
                     s.pending_matrix.insert(id, (model, qid));
                 }
             }
+            Action::ReproduceSent(run) => {
+                s.reproduce = Some(run);
+                s.error = None;
+            }
             Action::Worker(r) => match r {
+                Response::Reproducing { id, stage, done, total, elapsed_ms } => {
+                    if let Some(run) = s.reproduce.as_mut().filter(|r| r.id == id) {
+                        run.progress = Some((stage, done, total, elapsed_ms));
+                    }
+                    // The word-table download that precedes the queries is done.
+                    s.progress = None;
+                }
+                Response::Reproduced { id, figures, queries, pool, queries_ms, pool_ms, score_ms, words_ms, word_bytes, .. } => {
+                    if let Some(run) = s.reproduce.as_mut().filter(|r| r.id == id) {
+                        run.outcome = Some(Reproduced { figures, queries, pool, queries_ms, pool_ms, score_ms, words_ms, word_bytes });
+                    }
+                    s.progress = None;
+                }
+                Response::Cancelled { id } => {
+                    if let Some(run) = s.reproduce.as_mut().filter(|r| r.id == id) {
+                        run.cancelled = true;
+                    }
+                    s.progress = None;
+                }
                 Response::Listening => {
                     s.worker_listening = true;
                     s.replacing = false;
@@ -255,6 +320,9 @@ impl Reducible for State {
                     s.replacing = true;
                     s.pending.clear();
                     s.pending_matrix.clear();
+                    if let Some(run) = s.reproduce.as_mut().filter(|r| r.running()) {
+                        run.error = Some("the engine crashed during the run".into());
+                    }
                     s.user_models.clear();
                     s.adding = None;
                     s.searching = false;
@@ -272,6 +340,9 @@ impl Reducible for State {
                     if let Some(id) = id {
                         s.pending.remove(&id);
                         s.pending_matrix.remove(&id);
+                        if let Some(run) = s.reproduce.as_mut().filter(|r| r.id == id) {
+                            run.error = Some(message.clone());
+                        }
                         if s.adding == Some(id) {
                             s.adding = None;
                         }

@@ -26,12 +26,16 @@ pub struct UrlState {
     pub model: String,
     /// Second model for side-by-side ("" = none).
     pub cmp: String,
-    /// "search", "charts" or "bias".
+    /// "search", "charts", "bias" or "reproduce".
     pub view: String,
     /// The bias view's question (an example's qid; "" = the first).
     pub question: String,
-    /// Task and model of the plots.
+    /// Task of the plots and of the Reproduce view.
     pub task: String,
+    /// The Reproduce view's size ("" = its sample, "whole") and pool mode ("" = the shipped
+    /// index, "scratch" = encoded in the browser).
+    pub size: String,
+    pub mode: String,
     pub heat: String,
     /// Heat-map mode: "" = mAP, "delta" = change versus the base model.
     pub hm: String,
@@ -62,9 +66,11 @@ impl UrlState {
             pool: name("pool", "mkqa"),
             model: name("model", ""),
             cmp: name("cmp", ""),
-            view: Some(get("view")).filter(|v| ["charts", "bias"].contains(v)).unwrap_or("search").into(),
+            view: Some(get("view")).filter(|v| ["charts", "bias", "reproduce"].contains(v)).unwrap_or("search").into(),
             question: name("question", ""),
             task: name("task", "xquad-r-heldout"),
+            size: Some(get("size")).filter(|v| *v == "whole").unwrap_or("").into(),
+            mode: Some(get("mode")).filter(|v| *v == "scratch").unwrap_or("").into(),
             heat: name("heat", ""),
             hm: Some(get("hm")).filter(|m| *m == "delta").unwrap_or("").into(),
             cpu: get("backend") == "cpu",
@@ -83,6 +89,8 @@ impl UrlState {
             ("view", &self.view),
             ("question", &self.question),
             ("task", &self.task),
+            ("size", &self.size),
+            ("mode", &self.mode),
             ("heat", &self.heat),
             ("hm", &self.hm),
         ]
@@ -98,6 +106,12 @@ impl UrlState {
 }
 
 impl UrlState {
+    /// The Reproduce view's size and pool mode.
+    pub fn reproduce_run(&self) -> (crate::assets::reproduce::Size, crate::assets::reproduce::Mode) {
+        use crate::assets::reproduce::{Mode, Size};
+        (if self.size == "whole" { Size::Whole } else { Size::Sample }, if self.mode == "scratch" { Mode::Scratch } else { Mode::Shipped })
+    }
+
     /// What a visit without any parameter opens on: the first English example question of the
     /// held-out XQuAD-R sentence pool (its answers are sentences in 11 languages, so a working
     /// ranking is visible at once), next to the base model, with its correct answers marked.
@@ -174,6 +188,9 @@ mod tests {
         let s = UrlState::from_query("?view=bias&question=-3407656036949886841&model=base&cmp=alpha-0.5-seed-1");
         assert_eq!((s.view.as_str(), s.question.as_str(), s.model.as_str(), s.cmp.as_str()), ("bias", "-3407656036949886841", "base", "alpha-0.5-seed-1"));
         assert_eq!(UrlState::from_query(&s.to_query()), s);
+        let s = UrlState::from_query("?view=reproduce&task=mkqa&model=base&size=whole&mode=scratch");
+        assert_eq!((s.view.as_str(), s.task.as_str(), s.size.as_str(), s.mode.as_str()), ("reproduce", "mkqa", "whole", "scratch"));
+        assert_eq!(UrlState::from_query(&s.to_query()), s);
         let s = UrlState::from_query("?q=Wie+hoch+ist+der+Mount+Everest%3F&lang=de&model=alpha-0.5-seed-1&cmp=base&view=charts&hm=delta&backend=cpu");
         assert_eq!(s.q, "Wie hoch ist der Mount Everest?");
         assert_eq!((s.lang.as_str(), s.model.as_str(), s.cmp.as_str(), s.view.as_str(), s.hm.as_str(), s.cpu), ("de", "alpha-0.5-seed-1", "base", "charts", "delta", true));
@@ -192,8 +209,8 @@ mod tests {
 
     #[test]
     fn unknown_values_take_defaults() {
-        let s = UrlState::from_query("lang=x%3Cb%3E&view=admin&hm=evil&q=%ZZ%4");
-        assert_eq!((s.lang.as_str(), s.view.as_str(), s.hm.as_str()), ("en", "search", ""));
+        let s = UrlState::from_query("lang=x%3Cb%3E&view=admin&hm=evil&q=%ZZ%4&size=huge&mode=gpu");
+        assert_eq!((s.lang.as_str(), s.view.as_str(), s.hm.as_str(), s.size.as_str(), s.mode.as_str()), ("en", "search", "", "", ""));
         assert_eq!(s.q, "%ZZ%4", "malformed escapes stay literal");
         assert_eq!(UrlState::from_query(&"q=".repeat(1)).q, "");
         let long = format!("q={}", "ab".repeat(100_000));

@@ -26,7 +26,7 @@ pub fn model_label(m: &crate::assets::ModelEntry) -> String {
 
 /// One `<option>` per model of the bundle and per checkpoint the user brought (`user`: name,
 /// label), `selected` marked.
-fn model_options(l: &Loaded, user: &[(String, String)], selected: &str) -> Html {
+pub(crate) fn model_options(l: &Loaded, user: &[(String, String)], selected: &str) -> Html {
     let bundle = l.manifest.models.iter().map(|m| (m.name.clone(), model_label(m)));
     bundle
         .chain(user.iter().cloned())
@@ -35,7 +35,7 @@ fn model_options(l: &Loaded, user: &[(String, String)], selected: &str) -> Html 
 }
 
 /// A model's label: the bundle's, a user checkpoint's, or its name.
-fn label_of(l: &Loaded, user: &[(String, String)], model: &str) -> String {
+pub(crate) fn label_of(l: &Loaded, user: &[(String, String)], model: &str) -> String {
     let bundle = l.manifest.models.iter().find(|m| m.name == model).map(model_label);
     bundle.or_else(|| user.iter().find(|(n, _)| n == model).map(|(_, label)| label.clone())).unwrap_or_else(|| model.to_string())
 }

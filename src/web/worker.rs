@@ -3,7 +3,7 @@
 //! answers searches with the same encoder and ranking code as the native CLI.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::rc::Rc;
 
@@ -13,7 +13,9 @@ use wasm_bindgen::JsCast;
 
 use super::fetch::{cache_get, cache_put, fetch_plain, fetch_verified, now_ms};
 use super::protocol::{Hit, LoadTimings, RelevantHit, Request, Response};
+use crate::assets::reproduce::{bundle_task, figures, Mode, Size, TaskQuery};
 use crate::assets::{decode_int8, engine, AssetManifest, FileEntry, PoolTexts};
+use crate::report::{evaluate_task, EvalOptions};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::metrics::LanguageMatrix;
 use crate::model::{Checkpoint, WordTable, UNK_ID};
@@ -82,6 +84,12 @@ pub fn run() {
                     Ok((matrix, encode_ms, tokens)) => post(&Response::Matrix { id, model, matrix, encode_ms, tokens }),
                     Err(message) => post(&Response::Error { id: Some(id), message }),
                 },
+                Ok((Request::Reproduce { id, model, task, size, mode }, _)) => {
+                    post(&reproduce(id, &model, &task, size, mode).await.unwrap_or_else(|message| Response::Error { id: Some(id), message }))
+                }
+                Ok((Request::Cancel { id }, _)) => {
+                    CANCELLED.with(|c| c.borrow_mut().insert(id));
+                }
                 Err(message) => post(&Response::Error { id: None, message }),
             }
         });
@@ -157,21 +165,23 @@ async fn shared(assets: &str, cpu_only: bool, timings: &mut LoadTimings) -> Resu
     Ok(shared)
 }
 
+/// The texts of `pool` and their languages, fetched once.
+async fn pool_texts(shared: &Shared, name: &str, timings: &mut LoadTimings) -> Result<Rc<Pool>, String> {
+    if let Some(p) = shared.pools.borrow().get(name).cloned() {
+        return Ok(p);
+    }
+    let entry = shared.manifest.pools.iter().find(|p| p.name == name).ok_or_else(|| format!("unknown pool {name}"))?;
+    let bytes = fetch_entry(&shared.assets, &entry.texts, &format!("pool {name}"), timings).await?;
+    let texts = PoolTexts::from_json(&bytes, &entry.texts.path)?;
+    let (langs, names) = engine::pool_langs(&texts);
+    let p = Rc::new(Pool { texts: Rc::new(texts), langs, names });
+    shared.pools.borrow_mut().insert(name.to_string(), p.clone());
+    Ok(p)
+}
+
 /// The candidates' languages of `pool` (from its texts) and `model`'s embeddings of it.
 async fn pool(shared: &Shared, model: &Model, name: &str, model_name: &str, timings: &mut LoadTimings) -> Result<(Rc<Pool>, Rc<Vec<f32>>), String> {
-    let known = shared.pools.borrow().get(name).cloned();
-    let pool = match known {
-        Some(p) => p,
-        None => {
-            let entry = shared.manifest.pools.iter().find(|p| p.name == name).ok_or_else(|| format!("unknown pool {name}"))?;
-            let bytes = fetch_entry(&shared.assets, &entry.texts, &format!("pool {name}"), timings).await?;
-            let texts = PoolTexts::from_json(&bytes, &entry.texts.path)?;
-            let (langs, names) = engine::pool_langs(&texts);
-            let p = Rc::new(Pool { texts: Rc::new(texts), langs, names });
-            shared.pools.borrow_mut().insert(name.to_string(), p.clone());
-            p
-        }
-    };
+    let pool = pool_texts(shared, name, timings).await?;
     let known = model.vectors.borrow().get(name).cloned();
     let vectors = match known {
         Some(v) => v,
@@ -212,23 +222,65 @@ async fn own_pool_index(shared: &Shared, model: &Model, texts: &PoolTexts, name:
 
 /// `model`'s embeddings of every text of a pool, encoded in the browser with progress.
 async fn encode_pool(shared: &Shared, model: &Model, texts: &PoolTexts, name: &str) -> Result<Vec<f32>, String> {
-    let max_len = model.encoder.config.max_len_passage;
+    let refs: Vec<&str> = texts.texts.iter().map(String::as_str).collect();
+    let prepared = with_words(shared, model, &refs, Role::Passage).await?;
+    let total = refs.len() as u64;
+    let what = format!("pool {name} with your checkpoint");
+    encode_in_steps(&prepared.encoder, &refs, Role::Passage, &mut |done| {
+        post(&Response::Encoding { what: what.clone(), done, total });
+        Ok(())
+    })
+    .await
+}
+
+/// A copy of `model`'s encoder holding every word-table row `texts` need (fetched first).
+struct Prepared {
+    encoder: Encoder,
+    tokens: usize,
+    unknown_tokens: usize,
+    words_ms: f64,
+    word_bytes: u64,
+}
+
+async fn with_words(shared: &Shared, model: &Model, texts: &[&str], role: Role) -> Result<Prepared, String> {
+    let max_len = model.encoder.config.max_len(role);
     let mut ids = Vec::new();
-    for t in &texts.texts {
-        ids.extend(model.encoder.tokenizer.encode(t, Role::Passage, max_len).map_err(|e| e.to_string())?.0);
+    for t in texts {
+        ids.extend(model.encoder.tokenizer.encode(t, role, max_len).map_err(|e| e.to_string())?.0);
     }
-    load_words(shared, &ids).await?;
+    let tf = now_ms();
+    let word_bytes = load_words(shared, &ids).await?;
+    let words_ms = now_ms() - tf;
+    // Encoders share their weights' storage, so a copy with the grown word table is cheap.
     let mut encoder = model.encoder.clone();
     encoder.words = shared.words.borrow().clone();
-    let total = texts.texts.len() as u64;
-    let what = format!("pool {name} with your checkpoint");
-    let mut out = Vec::with_capacity(texts.texts.len() * encoder.dim());
-    for chunk in texts.texts.chunks(POOL_STEP) {
-        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        out.extend(encoder.encode_async(&refs, Role::Passage).await.map_err(|e| e.to_string())?.data);
-        post(&Response::Encoding { what: what.clone(), done: (out.len() / encoder.dim()) as u64, total });
+    let unknown_tokens = ids.iter().filter(|&&i| i == UNK_ID).count();
+    Ok(Prepared { encoder, tokens: ids.len(), unknown_tokens, words_ms, word_bytes })
+}
+
+/// Encodes `texts` [`POOL_STEP`] at a time; after each step `after` hears how many are done
+/// (it posts progress, and may stop the work with an error) and the event loop gets a turn,
+/// so messages such as a [`Request::Cancel`] are read in between.
+async fn encode_in_steps(encoder: &Encoder, texts: &[&str], role: Role, after: &mut dyn FnMut(u64) -> Result<(), String>) -> Result<Vec<f32>, String> {
+    let mut out = Vec::with_capacity(texts.len() * encoder.dim());
+    for chunk in texts.chunks(POOL_STEP) {
+        out.extend(encoder.encode_async(chunk, role).await.map_err(|e| e.to_string())?.data);
+        after((out.len() / encoder.dim()) as u64)?;
+        next_tick().await;
     }
     Ok(out)
+}
+
+/// Resolves on the worker's next event-loop turn (a zero-delay timer).
+async fn next_tick() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        if scope.set_timeout_with_callback(&resolve).is_err() {
+            // No timer: resolve at once (the work goes on without a pause).
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// Adds the user's checkpoint as a model named after its weights' hash, and encodes its index
@@ -338,20 +390,10 @@ struct Encoded {
 }
 
 async fn encode_queries(shared: &Shared, loaded: &Model, texts: &[&str]) -> Result<Encoded, String> {
-    let mut ids = Vec::new();
-    for t in texts {
-        ids.extend(loaded.encoder.tokenizer.encode(t, Role::Query, loaded.encoder.config.max_len_query).map_err(|e| e.to_string())?.0);
-    }
-    let unknown_tokens = ids.iter().filter(|&&i| i == UNK_ID).count();
-    let tf = now_ms();
-    let word_bytes = load_words(shared, &ids).await?;
-    let words_ms = now_ms() - tf;
-    // Encoders share their weights' storage, so a copy with the grown word table is cheap.
-    let mut encoder = loaded.encoder.clone();
-    encoder.words = shared.words.borrow().clone();
+    let p = with_words(shared, loaded, texts, Role::Query).await?;
     let t0 = now_ms();
-    let q = encoder.encode_async(texts, Role::Query).await.map_err(|e| e.to_string())?;
-    Ok(Encoded { data: q.data, tokens: ids.len(), unknown_tokens, encode_ms: now_ms() - t0, words_ms, word_bytes })
+    let q = p.encoder.encode_async(texts, Role::Query).await.map_err(|e| e.to_string())?;
+    Ok(Encoded { data: q.data, tokens: p.tokens, unknown_tokens: p.unknown_tokens, encode_ms: now_ms() - t0, words_ms: p.words_ms, word_bytes: p.word_bytes })
 }
 
 /// Handles of what a request needs: the engine, `model`, and its index of `pool_name`.
@@ -400,4 +442,81 @@ async fn matrix(model: &str, pool_name: &str, queries: &[(String, String)], rele
     let langs: Vec<String> = queries.iter().map(|(l, _)| l.clone()).collect();
     let m = engine::language_matrix(&q.data, &langs, &vectors, &p.langs, &p.names, relevant)?;
     Ok((m, q.encode_ms, q.tokens))
+}
+
+thread_local! {
+    /// Reproductions asked to stop ([`Request::Cancel`]); each checks between batches.
+    static CANCELLED: RefCell<HashSet<u64>> = RefCell::new(HashSet::new());
+}
+
+/// The reproduction `id` was cancelled (and forgets the request, so ids stay few).
+fn cancelled(id: u64) -> bool {
+    CANCELLED.with(|c| c.borrow_mut().remove(&id))
+}
+
+/// Why a cancelled reproduction stopped; [`reproduce`] turns it into [`Response::Cancelled`].
+const CANCELLED_MESSAGE: &str = "cancelled";
+
+/// A [`Request::Reproduce`]: the task's queries (and pool, from scratch) encoded here with
+/// progress, scored by `report::evaluate_task`, summarised as the bundle's references are.
+async fn reproduce(id: u64, model: &str, task: &str, size: Size, mode: Mode) -> Result<Response, String> {
+    match run_reproduce(id, model, task, size, mode).await {
+        Err(e) if e == CANCELLED_MESSAGE => Ok(Response::Cancelled { id }),
+        other => other,
+    }
+}
+
+async fn run_reproduce(id: u64, model_name: &str, task: &str, size: Size, mode: Mode) -> Result<Response, String> {
+    let shared = SHARED.with(|s| s.borrow().clone()).ok_or("the engine is still loading")?;
+    let model = MODELS.with(|m| m.borrow().get(model_name).cloned()).ok_or_else(|| format!("model {model_name} is not loaded"))?;
+    let entry = shared.manifest.reproduce.iter().find(|e| e.task == task).cloned().ok_or_else(|| format!("the bundle has no task {task} to reproduce"))?;
+    let mut timings = LoadTimings::default();
+    let bytes = fetch_entry(&shared.assets, &entry.queries, &format!("{task} queries"), &mut timings).await?;
+    let queries: Vec<TaskQuery> = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", entry.queries.path))?;
+    let candidates = pool_texts(&shared, &entry.pool, &mut timings).await?;
+    let task = bundle_task(task, &queries, &candidates.texts, size)?;
+    let step = |stage: &'static str, total: usize| {
+        let t_stage = now_ms();
+        move |done: u64| {
+            post(&Response::Reproducing { id, stage: stage.into(), done, total: total as u64, elapsed_ms: now_ms() - t_stage });
+            if cancelled(id) { Err(CANCELLED_MESSAGE.to_string()) } else { Ok(()) }
+        }
+    };
+    let q_texts: Vec<&str> = task.queries.iter().map(|q| q.text.as_str()).collect();
+    let prepared = with_words(&shared, &model, &q_texts, Role::Query).await?;
+    let (mut words_ms, mut word_bytes) = (prepared.words_ms, prepared.word_bytes);
+    let tq = now_ms();
+    let q = encode_in_steps(&prepared.encoder, &q_texts, Role::Query, &mut step("queries", q_texts.len())).await?;
+    let queries_ms = now_ms() - tq;
+    let tp = now_ms();
+    let vectors = match mode {
+        Mode::Shipped => pool(&shared, &model, &entry.pool, model_name, &mut timings).await?.1,
+        Mode::Scratch => {
+            let p_texts: Vec<&str> = candidates.texts.texts.iter().map(String::as_str).collect();
+            let prepared = with_words(&shared, &model, &p_texts, Role::Passage).await?;
+            words_ms += prepared.words_ms;
+            word_bytes += prepared.word_bytes;
+            Rc::new(encode_in_steps(&prepared.encoder, &p_texts, Role::Passage, &mut step("pool", p_texts.len())).await?)
+        }
+    };
+    // The pool's word-table rows are counted under `words_ms`, not the pool's encoding.
+    let pool_ms = now_ms() - tp - (words_ms - prepared.words_ms);
+    step("scoring", task.queries.len())(0)?;
+    next_tick().await;
+    let ts = now_ms();
+    let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
+    let (_, _, table) = evaluate_task(&task, &q, &vectors, model.encoder.dim(), &Device::flex(), &opts, |_| {})?;
+    Ok(Response::Reproduced {
+        id,
+        model: model_name.to_string(),
+        task: entry.task.clone(),
+        figures: figures(&table, None),
+        queries: task.queries.len(),
+        pool: task.pool.len(),
+        queries_ms,
+        pool_ms,
+        score_ms: now_ms() - ts,
+        words_ms,
+        word_bytes,
+    })
 }
