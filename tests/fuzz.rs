@@ -15,7 +15,9 @@ use std::io::Write;
 use std::time::Instant;
 
 use common::{tiny_config, tiny_file, tiny_weights};
+use hybrid_ir::assets::reproduce::{bundle_task, figures, verdict, Mode, Size, TaskQuery};
 use hybrid_ir::assets::{decode_int8, encode_int8, engine, AssetManifest, PoolTexts, WordShards};
+use hybrid_ir::report::{evaluate_task, EvalOptions};
 use hybrid_ir::model::{apply_delta, parse_e5s1, parse_manifest, prune_checkpoint, write_delta, Checkpoint, ModelError, Vocab};
 use hybrid_ir::sources::{parse_official, parse_squad_r, read_mia_rows, sentence_breaks};
 use hybrid_ir::tokenize::{Role, TextTokenizer};
@@ -454,13 +456,13 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         any::<i64>().prop_map(serde_json::Value::from),
         any::<f64>().prop_map(serde_json::Value::from),
         ".{0,20}".prop_map(serde_json::Value::from),
-        prop_oneof![Just("Search"), Just("Load"), Just("Matrix"), Just("queries"), Just("id"), Just("k"), Just("relevant"), Just("query")].prop_map(serde_json::Value::from),
+        prop_oneof![Just("Search"), Just("Load"), Just("Matrix"), Just("Reproduce"), Just("Cancel"), Just("sample"), Just("whole"), Just("shipped"), Just("scratch"), Just("queries"), Just("id"), Just("k"), Just("relevant"), Just("query")].prop_map(serde_json::Value::from),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
             prop::collection::btree_map(
-                prop_oneof![Just("Search".to_string()), Just("Load".to_string()), Just("Matrix".to_string()), Just("queries".into()), Just("id".into()), Just("model".into()), Just("pool".into()), Just("query".into()), Just("k".into()), Just("relevant".into()), ".{0,6}"],
+                prop_oneof![Just("Search".to_string()), Just("Load".to_string()), Just("Matrix".to_string()), Just("Reproduce".to_string()), Just("Cancel".to_string()), Just("task".into()), Just("size".into()), Just("mode".into()), Just("queries".into()), Just("id".into()), Just("model".into()), Just("pool".into()), Just("query".into()), Just("k".into()), Just("relevant".into()), ".{0,6}"],
                 inner,
                 0..7
             )
@@ -543,6 +545,55 @@ fn fuzz_worker_messages() {
                     let rows = vectors.len() / dim;
                     prop_assert!(r.top_multi.len() <= k.min(rows));
                     prop_assert!(r.relevant.iter().all(|x| x.multi >= 1 && x.multi <= rows && x.in_lang <= x.multi));
+                }
+                Err(e) => prop_assert!(!e.is_empty()),
+            }
+            Ok(())
+        },
+    );
+    // A reproduction from what the bundle holds (a task's queries and a pool): the task is
+    // rebuilt or refused, then ranked, scored and summarised as in the worker; never a trap.
+    let device = hybrid_ir::encoder::BackendKind::Flex.device().unwrap();
+    fuzz(
+        "reproduce task",
+        3000,
+        // Versions unique and answers ascending, as a bundle writes them (the unit tests cover
+        // the refusals); answer ids may point outside the pool.
+        (prop::collection::btree_map((0u8..6, 0u8..3), prop::collection::btree_set(0u32..12, 0..4), 0..18), prop::collection::vec(0u8..3, 0..10), any::<bool>(), any::<u64>()),
+        |(queries, pool_langs, sample, seed)| {
+            let pool = PoolTexts {
+                ids: (0..pool_langs.len()).map(|i| format!("c{i:02}")).collect(),
+                langs: pool_langs.iter().map(|l| format!("l{l}")).collect(),
+                texts: (0..pool_langs.len()).map(|i| format!("t{i}")).collect(),
+            };
+            let queries: Vec<TaskQuery> = queries
+                .into_iter()
+                .map(|((q, l), relevant)| TaskQuery { qid: format!("q{q}"), lang: format!("l{l}"), text: format!("q{q} in l{l}"), relevant: relevant.into_iter().collect() })
+                .collect();
+            let size = if sample { Size::Sample } else { Size::Whole };
+            let task = match bundle_task("mkqa", &queries, &pool, size) {
+                Ok(t) => t,
+                Err(e) => {
+                    let mut versions: Vec<(&String, &String)> = queries.iter().map(|q| (&q.qid, &q.lang)).collect();
+                    versions.sort();
+                    let repeated = versions.windows(2).any(|w| w[0] == w[1]);
+                    let bad_answers = queries.iter().any(|q| q.relevant.iter().any(|&r| r as usize >= pool.len()) || q.relevant.windows(2).any(|w| w[0] >= w[1]));
+                    prop_assert!(repeated || bad_answers, "refused a valid task: {e}");
+                    return Ok(());
+                }
+            };
+            let dim = 4;
+            let mut x = seed | 1;
+            let mut unit = |n: usize| -> Vec<f32> {
+                (0..n * dim).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; (x % 2001) as f32 / 1000.0 - 1.0 }).collect()
+            };
+            let (q, p) = (unit(task.queries.len()), unit(task.pool.len()));
+            let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
+            match evaluate_task(&task, &q, &p, dim, &device, &opts, |_| {}) {
+                Ok((_, _, table)) => {
+                    let f = figures(&table, None);
+                    prop_assert!(f.values.iter().all(|(k, v)| v.is_finite() && (k == "bias" || (0.0..=1.0).contains(v))), "{f:?}");
+                    prop_assert!(verdict(&f, &f, Mode::Scratch).iter().all(|c| c.ok || !c.reference.is_finite()));
                 }
                 Err(e) => prop_assert!(!e.is_empty()),
             }

@@ -122,8 +122,18 @@ pub fn task_queries(task: &Task) -> Vec<TaskQuery> {
 /// Every index comes from a file, so each is checked: an error, never a panic.
 pub fn bundle_task(task: &str, queries: &[TaskQuery], pool: &PoolTexts, size: Size) -> Result<Task, String> {
     let kind = TaskKind::all().into_iter().find(|k| k.name() == task).ok_or_else(|| format!("unknown task {task}"))?;
-    if let Some(q) = queries.iter().find(|q| q.relevant.iter().any(|&r| r as usize >= pool.len())) {
-        return Err(format!("{task}: query {}-{} names a candidate outside the pool of {}", q.qid, q.lang, pool.len()));
+    let mut seen = std::collections::HashSet::new();
+    for q in queries {
+        if q.relevant.iter().any(|&r| r as usize >= pool.len()) {
+            return Err(format!("{task}: query {}-{} names a candidate outside the pool of {}", q.qid, q.lang, pool.len()));
+        }
+        // Metrics count each relevant candidate once: a repeat would lift AP above 1.
+        if q.relevant.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!("{task}: query {}-{} lists its answers out of order or twice", q.qid, q.lang));
+        }
+        if !seen.insert((&q.qid, &q.lang)) {
+            return Err(format!("{task}: query {}-{} appears twice", q.qid, q.lang));
+        }
     }
     let candidates = (0..pool.len()).map(|i| Candidate { id: pool.ids[i].clone(), lang: pool.langs[i].clone(), text: pool.texts[i].clone() }).collect();
     let mut langs: Vec<String> = pool.langs.clone();
@@ -277,5 +287,10 @@ mod tests {
         assert!(bundle_task("nope", &queries, &pool, Size::Whole).is_err());
         queries[3].relevant.push(4);
         assert!(bundle_task("mkqa", &queries, &pool, Size::Whole).unwrap_err().contains("outside the pool"));
+        queries[3].relevant = vec![1, 1];
+        assert!(bundle_task("mkqa", &queries, &pool, Size::Whole).unwrap_err().contains("twice"));
+        queries[3].relevant = vec![1];
+        queries[4].qid = queries[2].qid.clone();
+        assert!(bundle_task("mkqa", &queries, &pool, Size::Whole).unwrap_err().contains("appears twice"));
     }
 }

@@ -332,17 +332,17 @@ pub fn App() -> Html {
             submit_query.emit(v);
         })
     };
-    // The user's own checkpoint: the two files read here, checked and encoded in the worker.
-    let on_files = {
+    // The user's own checkpoint (picked or dropped): the two files read here, checked and
+    // encoded in the worker.
+    let add_checkpoint = {
         let state = state.clone();
         let worker = worker.clone();
         let next_id = next_id.clone();
         let pool = url.pool.clone();
-        Callback::from(move |e: Event| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            let files: Vec<web_sys::File> = input.files().map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default();
-            // Cleared, so picking the same files again (after fixing them) fires again.
-            input.set_value("");
+        Callback::from(move |files: Vec<web_sys::File>| {
+            if state.backend.is_none() || state.adding.is_some() {
+                return state.dispatch(Action::Failed("wait until the engine is ready and any checkpoint being added is done".into()));
+            }
             let named: Vec<(String, u64)> = files.iter().map(|f| (f.name(), f.size() as u64)).collect();
             let (m, l) = match crate::assets::pick_checkpoint_files(&named) {
                 Ok(found) => found,
@@ -364,6 +364,21 @@ pub fn App() -> Html {
             });
         })
     };
+    let file_list = |list: Option<web_sys::FileList>| -> Vec<web_sys::File> { list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default() };
+    let on_files = {
+        let add = add_checkpoint.clone();
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            let files = file_list(input.files());
+            // Cleared, so picking the same files again (after fixing them) fires again.
+            input.set_value("");
+            add.emit(files);
+        })
+    };
+    let on_drop = Callback::from(move |e: DragEvent| {
+        e.prevent_default();
+        add_checkpoint.emit(file_list(e.data_transfer().and_then(|d| d.files())));
+    });
     // The Reproduce view: one run at a time, cancelled between the worker's batches.
     let run_reproduce = {
         let state = state.clone();
@@ -403,14 +418,14 @@ pub fn App() -> Html {
         Some(l) if url.view == "charts" => match (&l.manifest.results, state.lazy.results.as_deref()) {
             (None, _) => html! { <p>{ "No sweep results in this bundle yet." }</p> },
             (Some(_), None) => html! { <p class="muted">{ "Loading the sweep results\u{2026}" }</p> },
-            (Some(_), Some(results)) => views::charts_view(l, results, &url, &model, &select),
+            (Some(_), Some(results)) => views::charts_view(l, &state, results, &url, &model, &select),
         },
         Some(l) if url.view == "bias" => views::bias_view(l, &state, &url, &models_wanted, &select),
         Some(l) if url.view == "reproduce" => {
             reproduce_view(l, &state, &url, &model, ReproduceHandlers { select: &select, run: run_reproduce, cancel: cancel_reproduce })
         }
         Some(l) => {
-            let handlers = views::SearchHandlers { select: &select, on_submit, on_example, on_files, input: input.clone() };
+            let handlers = views::SearchHandlers { select: &select, on_submit, on_example, on_files, on_drop, input: input.clone() };
             views::search_view(l, &state, &url, &model, &models_wanted, handlers)
         }
     };

@@ -2,6 +2,8 @@
 //! mAP vs alpha with 95% intervals, the query-language x pool-language heat-map of one model,
 //! and language bias vs alpha. Every mark carries a `<title>`, so hovering shows exact numbers.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 use yew::prelude::*;
 
@@ -83,6 +85,16 @@ fn contrast(st: &Value, a: &str, b: &str, fig: &str) -> Option<(f64, f64, f64)> 
 /// One plotted figure: key in the study, label, colour, scale to display units.
 struct Fig(&'static str, &'static str, &'static str, f64);
 
+/// A checkpoint the user brought, on the plots: its Reproduce run's figures minus the base's
+/// reference figures of the same task, size and pool (raw units, by figure name).
+pub struct UserMark {
+    pub label: String,
+    pub alpha: f64,
+    /// Questions of the run (the sample's or the whole task's).
+    pub questions: usize,
+    pub change: BTreeMap<String, f64>,
+}
+
 struct Pt {
     alpha: f64,
     d: f64,
@@ -120,13 +132,19 @@ fn change_points(st: &Value, f: &Fig) -> Vec<Pt> {
 /// Change versus the base model per alpha for each figure: seed mean, whiskers +- 1 seed sd,
 /// filled where the paired 95% interval of (alpha - base) excludes zero, hollow where not. The
 /// axis spans the data, so differences of a point or two stay visible.
-fn change_chart(st: &Value, figs: &[Fig], y_label: &str, aria: String) -> Html {
+fn change_chart(st: &Value, figs: &[Fig], marks: &[UserMark], y_label: &str, aria: String) -> Html {
     let series: Vec<(&Fig, Vec<Pt>)> = figs.iter().map(|f| (f, change_points(st, f))).collect();
+    // The user's points: (figure, mark, change in display units).
+    let user: Vec<(&Fig, &UserMark, f64)> =
+        figs.iter().flat_map(|f| marks.iter().filter_map(move |m| Some((f, m, f.3 * m.change.get(f.0)?)))).filter(|p| p.2.is_finite()).collect();
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
     for p in series.iter().flat_map(|s| &s.1) {
         let sd = if p.sd.is_finite() { p.sd } else { 0.0 };
         lo = lo.min(p.d - sd);
         hi = hi.max(p.d + sd);
+    }
+    for (_, _, d) in &user {
+        (lo, hi) = (lo.min(*d), hi.max(*d));
     }
     let pad = ((hi - lo) * 0.1).max(0.5);
     let (lo, hi) = (lo - pad, hi + pad);
@@ -167,7 +185,17 @@ fn change_chart(st: &Value, figs: &[Fig], y_label: &str, aria: String) -> Html {
                     </g>
                 }
             }) }
+            { for user.iter().map(|(f, m, d)| user_mark(f, m, *d, x_of(m.alpha), y_of(*d))) }
         </svg>
+    }
+}
+
+/// A diamond for the user's checkpoint, with its numbers in the tooltip.
+fn user_mark(f: &Fig, m: &UserMark, d: f64, x: f64, y: f64) -> Html {
+    let tip = format!("{} (alpha {}): {} {d:+.2} vs base, on {} questions (the base's reference on the same questions)", m.label, m.alpha, f.1, m.questions);
+    let points = format!("{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}", x, y - 8.0, x + 8.0, y, x, y + 8.0, x - 8.0, y);
+    html! {
+        <polygon class="user" data-change={format!("{d}")} points={points} fill="#ffd23f" stroke={f.2} stroke-width="2"><title>{ tip }</title></polygon>
     }
 }
 
@@ -222,13 +250,13 @@ const MAP_FIGS: [Fig; 3] =
 
 /// Mo./Cr./Mul. mAP vs alpha: from the study (change vs base, seed spread, significance) when
 /// the bundle has it, else each checkpoint's mAP with its 95% bootstrap interval.
-pub fn map_vs_alpha(results: &Value, task: &str) -> Html {
+pub fn map_vs_alpha(results: &Value, task: &str, marks: &[UserMark]) -> Html {
     if let Some(st) = study_task(results, task) {
         let figs: Vec<Fig> =
             MAP_FIGS.iter().filter(|f| st["alphas"][0]["mean"][f.0].as_f64().is_some()).map(|f| Fig(f.0, f.1, f.2, f.3)).collect();
         return html! {
             <>
-                { change_chart(st, &figs, "change vs base (mAP x100)", format!("change in mAP versus the base model, by alpha, on {task}")) }
+                { change_chart(st, &figs, marks, "change vs base (mAP x100)", format!("change in mAP versus the base model, by alpha, on {task}")) }
                 { contrast_table(st, &figs) }
             </>
         };
@@ -238,7 +266,7 @@ pub fn map_vs_alpha(results: &Value, task: &str) -> Html {
 
 /// Mean language bias (max - min best rank across languages; lower is better) vs alpha: from
 /// the study (change vs base with seed spread, the fitted slope) when the bundle has it.
-pub fn bias_vs_alpha(results: &Value, task: &str) -> Html {
+pub fn bias_vs_alpha(results: &Value, task: &str, marks: &[UserMark]) -> Html {
     if let Some(st) = study_task(results, task) {
         let figs = [Fig("bias", "bias (ranks)", "#7a4fb0", 1.0), Fig("own_top", "own-lang. top x100", "#b04f7a", 100.0)];
         let t = &st["trends"]["bias"];
@@ -252,8 +280,8 @@ pub fn bias_vs_alpha(results: &Value, task: &str) -> Html {
         // Two charts: ranks and shares do not share an axis.
         return html! {
             <>
-                { change_chart(st, &figs[..1], "change vs base (ranks)", format!("change in language bias versus the base model, by alpha, on {task}")) }
-                { change_chart(st, &figs[1..], "change vs base (x100)", format!("change in the own-language top share versus the base model, by alpha, on {task}")) }
+                { change_chart(st, &figs[..1], marks, "change vs base (ranks)", format!("change in language bias versus the base model, by alpha, on {task}")) }
+                { change_chart(st, &figs[1..], marks, "change vs base (x100)", format!("change in the own-language top share versus the base model, by alpha, on {task}")) }
                 <p class="muted" data-testid="trend">{ trend }</p>
                 { contrast_table(st, &figs) }
             </>

@@ -86,9 +86,9 @@ pub enum Response {
     },
     /// A [`Request::Matrix`] answered: `encode_ms` for the whole batch of versions.
     Matrix { id: u64, model: String, matrix: LanguageMatrix, encode_ms: f64, tokens: usize },
-    /// A [`Request::AddCheckpoint`] done: the model's name for searches, a label, and the time
-    /// its pool index took to encode.
-    CheckpointAdded { id: u64, name: String, label: String, passages: usize, encode_ms: f64 },
+    /// A [`Request::AddCheckpoint`] done: the model's name for searches, a label, its alpha (for
+    /// its point on the plots), and the time its pool index took to encode.
+    CheckpointAdded { id: u64, name: String, label: String, alpha: f64, passages: usize, encode_ms: f64 },
     /// A reproduction's progress: `stage` "queries" or "pool" (texts encoded) or "scoring";
     /// `elapsed_ms` since the stage began (so the page can tell the time left from its rate).
     Reproducing { id: u64, stage: String, done: u64, total: u64, elapsed_ms: f64 },

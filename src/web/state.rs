@@ -95,6 +95,15 @@ pub struct ReproduceRun {
     pub error: Option<String>,
 }
 
+/// A finished Reproduce run of a checkpoint the user brought.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRun {
+    pub model: String,
+    pub task: String,
+    pub size: Size,
+    pub figures: Figures,
+}
+
 /// What a finished run measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reproduced {
@@ -141,6 +150,11 @@ pub struct State {
     /// Checkpoints the user brought, (name, label), and the one being added. They live in the
     /// worker only: a new worker (after a crash) starts without them.
     pub user_models: Vec<(String, String)>,
+    /// The alpha each of them was trained with (its place on the plots' x axis).
+    pub user_alpha: BTreeMap<String, f64>,
+    /// Their finished Reproduce runs (the latest per model, task and size): their points on
+    /// the robustness plots.
+    pub user_runs: Vec<UserRun>,
     pub adding: Option<u64>,
     pub pending_matrix: HashMap<u64, (String, String)>,
     /// Workers started after a crash; each crash starts a fresh one (up to [`MAX_RESTARTS`]).
@@ -230,6 +244,11 @@ impl Reducible for State {
                 }
                 Response::Reproduced { id, figures, queries, pool, queries_ms, pool_ms, score_ms, words_ms, word_bytes, .. } => {
                     if let Some(run) = s.reproduce.as_mut().filter(|r| r.id == id) {
+                        if s.user_models.iter().any(|(n, _)| *n == run.model) {
+                            let user = UserRun { model: run.model.clone(), task: run.task.clone(), size: run.size, figures: figures.clone() };
+                            s.user_runs.retain(|u| (&u.model, &u.task, u.size) != (&user.model, &user.task, user.size));
+                            s.user_runs.push(user);
+                        }
                         run.outcome = Some(Reproduced { figures, queries, pool, queries_ms, pool_ms, score_ms, words_ms, word_bytes });
                     }
                     s.progress = None;
@@ -246,7 +265,8 @@ impl Reducible for State {
                 }
                 Response::Progress { what, done, total } => s.progress = Some((what, done, total, false)),
                 Response::Encoding { what, done, total } => s.progress = Some((what, done, total, true)),
-                Response::CheckpointAdded { id, name, label, .. } => {
+                Response::CheckpointAdded { id, name, label, alpha, .. } => {
+                    s.user_alpha.insert(name.clone(), alpha);
                     if s.adding == Some(id) {
                         s.adding = None;
                     }
@@ -324,6 +344,7 @@ impl Reducible for State {
                         run.error = Some("the engine crashed during the run".into());
                     }
                     s.user_models.clear();
+                    s.user_runs.clear();
                     s.adding = None;
                     s.searching = false;
                     s.progress = None;

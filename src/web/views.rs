@@ -99,9 +99,29 @@ pub fn query_cut_note(url: &UrlState) -> Html {
 }
 
 /// The robustness plots: quality and bias against alpha, and the language-pair heatmap.
-pub fn charts_view(l: &Loaded, results: &serde_json::Value, url: &UrlState, model: &str, select: &dyn Fn(&'static str) -> Callback<Event>) -> Html {
+/// The checkpoints the user brought that have a Reproduce run on `task`, as points on the plots:
+/// each run's figures minus the base's reference for the same task and size.
+fn user_marks(l: &Loaded, state: &State, task: &str) -> Vec<charts::UserMark> {
+    state
+        .user_runs
+        .iter()
+        .filter(|r| r.task == task)
+        .filter_map(|r| {
+            let base = l.manifest.reproduce.iter().find(|e| e.task == r.task)?.reference("base", r.size)?;
+            let change = r.figures.values.iter().filter_map(|(k, v)| Some((k.clone(), v - base.figures.values.get(k)?))).collect();
+            let alpha = *state.user_alpha.get(&r.model)?;
+            Some(charts::UserMark { label: label_of(l, &state.user_models, &r.model), alpha, questions: r.figures.questions, change })
+        })
+        .collect()
+}
+
+pub fn charts_view(l: &Loaded, state: &State, results: &serde_json::Value, url: &UrlState, model: &str, select: &dyn Fn(&'static str) -> Callback<Event>) -> Html {
     let task_list = charts::tasks(results);
     let task = if task_list.contains(&url.task) { url.task.clone() } else { task_list.first().cloned().unwrap_or_default() };
+    let marks = user_marks(l, state, &task);
+    let marks_note = (!marks.is_empty()).then(|| html! {
+        <p class="muted" data-testid="user-marks">{ "Yellow diamonds: your checkpoint, from its run in the Reproduce view (its figures minus the base's on the same questions; a sample's points are noisier than the sweep's)." }</p>
+    });
     let heat_model = if l.manifest.models.iter().any(|m| m.name == url.heat) { url.heat.clone() } else { model.to_string() };
     html! {
         <section class="charts">
@@ -112,10 +132,11 @@ pub fn charts_view(l: &Loaded, results: &serde_json::Value, url: &UrlState, mode
             </label>
             <h3>{ "Retrieval quality vs alpha" }</h3>
             <p class="muted">{ "Mo.: query and pool in one language; Cr.: pool in another language; Mul.: one pool of all languages, where every language's answer must rank high. Each point: the change versus the base model, averaged over the training seeds; whiskers: the seeds' standard deviation; filled: the paired 95% bootstrap interval versus the base excludes zero. The table gives the paired differences between alphas." }</p>
-            { charts::map_vs_alpha(results, &task) }
+            { marks_note }
+            { charts::map_vs_alpha(results, &task, &marks) }
             <h3>{ "Language bias vs alpha" }</h3>
             <p class="muted">{ "For each question, how far apart (in ranks) the best answers of the different languages land; lower means the model treats languages alike." }</p>
-            { charts::bias_vs_alpha(results, &task) }
+            { charts::bias_vs_alpha(results, &task, &marks) }
             <h3>{ "Language pairs" }
                 <select onchange={select("heat")} data-testid="heat">
                     { model_options(l, &[], &heat_model) }
@@ -137,15 +158,16 @@ pub struct SearchHandlers<'a> {
     pub select: &'a dyn Fn(&'static str) -> Callback<Event>,
     pub on_submit: Callback<SubmitEvent>,
     pub on_example: Callback<Event>,
-    /// Files picked for a checkpoint of the user's own.
+    /// Files picked for a checkpoint of the user's own, or dropped on the form.
     pub on_files: Callback<Event>,
+    pub on_drop: Callback<DragEvent>,
     pub input: NodeRef,
 }
 
 /// The search view: language, example, query, pool and model pickers, and one result column
 /// per model.
 pub fn search_view(l: &Loaded, state: &State, url: &UrlState, model: &str, models_wanted: &[String], h: SearchHandlers) -> Html {
-    let SearchHandlers { select, on_submit, on_example, on_files, input } = h;
+    let SearchHandlers { select, on_submit, on_example, on_files, on_drop, input } = h;
     let examples: Vec<&Example> = l.examples.iter().filter(|e| e.lang == url.lang && (e.pool.is_none() || e.pool.as_deref() == Some(url.pool.as_str()))).collect();
     let mut langs: Vec<(String, String)> = MKQA_LANGS.iter().map(|(c, n)| (c.to_string(), n.to_string())).collect();
     for e in &l.examples {
@@ -156,7 +178,9 @@ pub fn search_view(l: &Loaded, state: &State, url: &UrlState, model: &str, model
     let columns = models_wanted.iter().map(|m| result_column(l, state, m, &url.pool));
     html! {
         <>
-        <form class="controls" onsubmit={on_submit}>
+        // The form takes a checkpoint's two files dropped on it (dragover must be cancelled for
+        // the browser to allow a drop).
+        <form class="controls" onsubmit={on_submit} data-testid="drop-zone" ondrop={on_drop} ondragover={Callback::from(|e: DragEvent| e.prevent_default())}>
             <label>{ "language " }
                 <select onchange={select("lang")} data-testid="lang">
                     { for langs.iter().map(|(c, n)| html! { <option value={c.clone()} selected={*c == url.lang}>{ format!("{n} ({c})") }</option> }) }
@@ -189,8 +213,8 @@ pub fn search_view(l: &Loaded, state: &State, url: &UrlState, model: &str, model
                     { model_options(l, &state.user_models, &url.cmp) }
                 </select>
             </label>
-            <label title="the two files of a checkpoint folder written by `hybrid-ir train`; checked against the base model; nothing leaves your browser">
-                { "your checkpoint " }
+            <label title="the two files of a checkpoint folder written by `hybrid-ir train` (pick them, or drop them on this form); checked against the base model; nothing leaves your browser">
+                { "your checkpoint (or drop its files here) " }
                 <input type="file" multiple=true accept=".json,.safetensors" data-testid="checkpoint-files" onchange={on_files}
                     disabled={state.backend.is_none() || state.adding.is_some()} />
             </label>

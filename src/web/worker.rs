@@ -298,7 +298,7 @@ async fn add_checkpoint(id: u64, manifest: &[u8], layers: &[u8], pool_name: &str
     let (p, _) = pool(&shared, &model, pool_name, &name, &mut LoadTimings::default()).await?;
     let encode_ms = now_ms() - t0;
     MODELS.with(|ms| ms.borrow_mut().insert(name.clone(), model));
-    Ok(Response::CheckpointAdded { id, name, label, passages: p.texts.texts.len(), encode_ms })
+    Ok(Response::CheckpointAdded { id, name, label, alpha: m.alpha, passages: p.texts.texts.len(), encode_ms })
 }
 
 /// Fetches the word-table shards `ids` need that are not loaded yet; returns the bytes fetched.

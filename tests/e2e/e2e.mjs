@@ -383,6 +383,43 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
     check(report.cpu.checkpoint_readd_s < report.cpu.checkpoint_add_s / 4, `added again, its pool index comes from the cache: ${report.cpu.checkpoint_readd_s} s vs ${report.cpu.checkpoint_add_s} s`);
     const again = await search(page5, name, ck.query);
     check(JSON.stringify(again.ids) === JSON.stringify(ck.top5), 'and answers with the same native top-5');
+    // Dropped on the form instead of picked: the same checkpoint, the same answers.
+    await page5.reload();
+    await ready(page5);
+    const transfer = await page5.evaluateHandle(([m, l]) => {
+      const bytes = b64 => Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+      const d = new DataTransfer();
+      d.items.add(new File([bytes(m)], 'manifest.json'));
+      d.items.add(new File([bytes(l)], 'layers.safetensors'));
+      return d;
+    }, [fs.readFileSync(`${ck.dir}/manifest.json`).toString('base64'), layers.toString('base64')]);
+    await page5.dispatchEvent('[data-testid=drop-zone]', 'drop', { dataTransfer: transfer });
+    await page5.waitForFunction(n => document.querySelector('[data-testid=model]').value === n, name, { timeout: 600000 });
+    const dropped = await search(page5, name, ck.query);
+    check(JSON.stringify(dropped.ids) === JSON.stringify(ck.top5), `dropped on the form, the checkpoint answers with the same native top-5 (${dropped.ids})`);
+    // Reproduce with it: the MKQA-R sample against its own (cached) index; no published figures.
+    await page5.click('[data-testid=tab-reproduce]');
+    await page5.selectOption('[data-testid=reproduce-task]', 'mkqa');
+    await page5.waitForSelector('[data-testid=reproduce-run]:not([disabled])', { timeout: 60000 });
+    await page5.click('[data-testid=reproduce-run]');
+    await page5.waitForSelector('[data-testid=reproduce-verdict], [data-testid=reproduce-error]', { timeout: 600000 });
+    const own = JSON.parse((await page5.getAttribute('[data-testid=reproduce-table]', 'data-figures').catch(e => `{"error": "${e.message.split('\n')[0]}"}`)) || '{}');
+    const ownOk = (await page5.getAttribute('[data-testid=reproduce-verdict]', 'data-ok').catch(e => e.message.split('\n')[0]));
+    check(ownOk === 'none' && own.values && Object.keys(own.values).length === 6 && own.values.multi_map > 0 && own.values.multi_map <= 1,
+      `your checkpoint reproduces the MKQA-R sample without a reference: ${JSON.stringify(own.values || own)}`);
+    await page5.screenshot({ path: `${out}/reproduce-yours.png`, fullPage: true });
+    // Its point on the robustness plots: the run's figures minus the base's reference on the
+    // same questions, drawn at its alpha as a diamond with the numbers in its tooltip.
+    await page5.click('[data-testid=tab-charts]');
+    await page5.waitForSelector('[data-testid=task]', { timeout: 60000 });
+    await page5.selectOption('[data-testid=task]', 'mkqa');
+    const userMarks = await page5.$$eval('svg.chart polygon.user', els => els.map(e => [parseFloat(e.getAttribute('data-change')), e.querySelector('title').textContent]));
+    const baseRef = bundle.reproduce.find(e => e.task === 'mkqa').references.find(r => r.model === 'base' && r.size === 'sample').figures.values;
+    const mulMark = userMarks.find(m => m[1].includes('Mul. mAP'));
+    const wantMul = 100 * ((own.values?.multi_map ?? NaN) - baseRef.multi_map);
+    check(userMarks.length === 4 && mulMark && Math.abs(mulMark[0] - wantMul) < 1e-9 && mulMark[1].includes(`alpha ${manifest.alpha}`),
+      `your checkpoint is a point on the plots: ${userMarks.length} marks, Mul. mAP ${mulMark?.[0]} vs base = ${wantMul}`);
+    await page5.screenshot({ path: `${out}/charts-yours.png`, fullPage: true });
     await page5.close();
   }
   // Safety: markup in a query is shown as text, never parsed.
