@@ -152,6 +152,8 @@ fn change_chart(st: &Value, figs: &[Fig], marks: &[UserMark], y_label: &str, ari
     let step = nice_step((hi - lo) / 5.0);
     let ticks: Vec<f64> = ((lo / step).ceil() as i64..=(hi / step).floor() as i64).map(|k| k as f64 * step).collect();
     let mid_y = (PAD_T + H - PAD_B) / 2.0;
+    // Series a little apart, so their whiskers (and the user's marks) do not overlap.
+    let dx_of = |k: usize| (k as f64 - (figs.len() as f64 - 1.0) / 2.0) * 7.0;
     html! {
         <svg class="chart change" viewBox={format!("0 0 {W} {H}")} role="img" aria-label={aria}>
             <g class="axes">
@@ -173,8 +175,7 @@ fn change_chart(st: &Value, figs: &[Fig], marks: &[UserMark], y_label: &str, ari
                 <text x="14" y={mid_y.to_string()} transform={format!("rotate(-90 14 {mid_y})")} text-anchor="middle">{ y_label }</text>
             </g>
             { for series.iter().enumerate().map(|(k, (f, pts))| {
-                // Series a little apart, so their whiskers do not overlap.
-                let dx = (k as f64 - (figs.len() as f64 - 1.0) / 2.0) * 7.0;
+                let dx = dx_of(k);
                 let path = pts.iter().map(|p| format!("{:.1},{:.1}", x_of(p.alpha) + dx, y_of(p.d))).collect::<Vec<_>>().join(" ");
                 let last_y = pts.last().map(|p| y_of(p.d)).unwrap_or(0.0);
                 html! {
@@ -185,7 +186,10 @@ fn change_chart(st: &Value, figs: &[Fig], marks: &[UserMark], y_label: &str, ari
                     </g>
                 }
             }) }
-            { for user.iter().map(|(f, m, d)| user_mark(f, m, *d, x_of(m.alpha), y_of(*d))) }
+            { for user.iter().map(|(f, m, d)| {
+                let k = figs.iter().position(|g| g.0 == f.0).unwrap_or(0);
+                user_mark(f, m, *d, x_of(m.alpha) + dx_of(k), y_of(*d))
+            }) }
         </svg>
     }
 }

@@ -23,12 +23,15 @@ pub fn reproduce_entry<'a>(l: &'a Loaded, url: &UrlState) -> Option<&'a Reproduc
     tasks.iter().find(|e| e.task == url.task).or(tasks.first())
 }
 
-fn plan(entry: &ReproduceEntry, size: Size, mode: Mode, pool_count: usize) -> String {
+/// What a run will do; `own_index`: the model is a checkpoint the user brought, whose "shipped"
+/// index is the one this browser encoded when it was added.
+fn plan(entry: &ReproduceEntry, size: Size, mode: Mode, pool_count: usize, own_index: bool) -> String {
     let (questions, queries) = match size {
         Size::Sample => (entry.questions.min(SAMPLE_QUESTIONS), entry.sample_queries),
         Size::Whole => (entry.questions, entry.query_count),
     };
     let pool = match mode {
+        Mode::Shipped if own_index => format!("ranked against your checkpoint's index of its {pool_count} pool texts (encoded in this browser, f32)"),
         Mode::Shipped => format!("ranked against the shipped index of its {pool_count} pool texts (int8)"),
         Mode::Scratch => format!("ranked against its {pool_count} pool texts, encoded here too"),
     };
@@ -80,7 +83,7 @@ pub fn reproduce_view(l: &Loaded, state: &State, url: &UrlState, model: &str, h:
                     <button onclick={h.run} disabled={!ready} data-testid="reproduce-run">{ if ready { "Run" } else { "loading the model\u{2026}" } }</button>
                 }
             </div>
-            <p class="muted" data-testid="reproduce-plan">{ plan(entry, size, mode, pool_count) }</p>
+            <p class="muted" data-testid="reproduce-plan">{ plan(entry, size, mode, pool_count, state.user_models.iter().any(|(n, _)| n == model)) }</p>
             { run.map(|r| run_status(r)).unwrap_or_default() }
             { run.and_then(|r| outcome(l, state, entry, r)).unwrap_or_default() }
         </section>
