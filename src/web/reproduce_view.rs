@@ -85,7 +85,7 @@ pub fn reproduce_view(l: &Loaded, state: &State, url: &UrlState, model: &str, h:
             </div>
             <p class="muted" data-testid="reproduce-plan">{ plan(entry, size, mode, pool_count, state.user_models.iter().any(|(n, _)| n == model)) }</p>
             { run.map(|r| run_status(r)).unwrap_or_default() }
-            { run.and_then(|r| outcome(l, state, entry, r)).unwrap_or_default() }
+            { run.and_then(|r| outcome(l, state, r)).unwrap_or_default() }
         </section>
     }
 }
@@ -119,9 +119,11 @@ fn run_status(r: &ReproduceRun) -> Html {
     }
 }
 
-/// The run's figures beside the reference of the same model, size and task, and the verdict.
-fn outcome(l: &Loaded, state: &State, entry: &ReproduceEntry, r: &ReproduceRun) -> Option<Html> {
+/// The run's figures beside the reference of the same model, size and task, and the verdict
+/// (the run's own task: the pickers may have moved on since).
+fn outcome(l: &Loaded, state: &State, r: &ReproduceRun) -> Option<Html> {
     let o = r.outcome.as_ref()?;
+    let entry = l.manifest.reproduce.iter().find(|e| e.task == r.task)?;
     let label = label_of(l, &state.user_models, &r.model);
     let timing = format!(
         "{} queries against {} pool texts \u{00b7} word-table rows: {:.1} MB fetched in {:.1} s \u{00b7} queries encoded in {:.1} s, pool {} in {:.1} s, scored in {:.1} s",
@@ -135,7 +137,7 @@ fn outcome(l: &Loaded, state: &State, entry: &ReproduceEntry, r: &ReproduceRun) 
         o.score_ms / 1e3,
     );
     let measured_json = serde_json::to_string(&o.figures).unwrap_or_default();
-    let Some(reference) = entry.reference(&r.model, r.size).filter(|_| entry.task == r.task) else {
+    let Some(reference) = entry.reference(&r.model, r.size) else {
         return Some(html! {
             <div class="column" data-testid="reproduce-table" data-figures={measured_json}>
                 <h2>{ format!("{label} on {}", r.task) }</h2>

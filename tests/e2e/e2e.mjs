@@ -298,6 +298,8 @@ const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
     await page6.screenshot({ path: `${out}/reproduce.png`, fullPage: true });
     // A long run: the whole MKQA-R task with its pool encoded here.
     await page6.selectOption('[data-testid=reproduce-task]', 'mkqa');
+    const stays = await page6.getAttribute('[data-testid=reproduce-verdict]', 'data-ok', { timeout: 5000 }).catch(e => e.message.split('\n')[0]);
+    check(stays === 'true', `the finished run keeps its verdict when the pickers move on (${stays})`);
     await page6.selectOption('[data-testid=reproduce-size]', 'whole');
     await page6.selectOption('[data-testid=reproduce-mode]', 'scratch');
     check(page6.url().includes('size=whole') && page6.url().includes('mode=scratch'), 'size and pool mode are in the URL');
