@@ -15,9 +15,8 @@ use std::io::Write;
 use std::time::Instant;
 
 use common::{tiny_config, tiny_file, tiny_weights};
-use hybrid_ir::assets::reproduce::{bundle_task, figures, verdict, Mode, Size, TaskQuery};
+use hybrid_ir::assets::reproduce::{bundle_task, figures, score, verdict, Mode, Size, TaskQuery};
 use hybrid_ir::assets::{decode_int8, encode_int8, engine, AssetManifest, PoolTexts, WordShards};
-use hybrid_ir::report::{evaluate_task, EvalOptions};
 use hybrid_ir::model::{apply_delta, parse_e5s1, parse_manifest, prune_checkpoint, write_delta, Checkpoint, ModelError, Vocab};
 use hybrid_ir::sources::{parse_official, parse_squad_r, read_mia_rows, sentence_breaks};
 use hybrid_ir::tokenize::{Role, TextTokenizer};
@@ -588,9 +587,8 @@ fn fuzz_worker_messages() {
                 (0..n * dim).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; (x % 2001) as f32 / 1000.0 - 1.0 }).collect()
             };
             let (q, p) = (unit(task.queries.len()), unit(task.pool.len()));
-            let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
-            match evaluate_task(&task, &q, &p, dim, &device, &opts, |_| {}) {
-                Ok((_, _, table)) => {
+            match score(&task, &q, &p, dim, &device) {
+                Ok(table) => {
                     let f = figures(&table, None);
                     prop_assert!(f.values.iter().all(|(k, v)| v.is_finite() && (k == "bias" || (0.0..=1.0).contains(v))), "{f:?}");
                     prop_assert!(verdict(&f, &f, Mode::Scratch).iter().all(|c| c.ok || !c.reference.is_finite()));

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{FileEntry, PoolTexts};
-use crate::report::QuestionTable;
+use crate::report::{evaluate_task, EvalOptions, QuestionTable};
 use crate::study::stats;
 use crate::tasks::{Candidate, Query, Task, TaskKind};
 
@@ -24,6 +24,7 @@ pub const REPRODUCED: [&str; 6] = ["mono_map", "cross_map", "multi_map", "multi_
 
 /// How much of a task a run covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Size {
     /// The first [`SAMPLE_QUESTIONS`] questions.
@@ -33,6 +34,7 @@ pub enum Size {
 
 /// Where the pool's embeddings come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The bundle's int8 index of the pool (queries encoded in the browser).
@@ -70,6 +72,14 @@ pub fn figures(t: &QuestionTable, first: Option<usize>) -> Figures {
         .filter(|(_, v)| v.is_finite())
         .collect();
     Figures { questions: n, values }
+}
+
+/// Ranks and scores a reproduction's task from its embeddings (row-major, L2-normalised) with
+/// the evaluation's own code, without the bootstrap (figures only): the page's worker, the
+/// native `hybrid-ir reproduce` and the bundle's references all summarise this table.
+pub fn score(task: &Task, queries: &[f32], pool: &[f32], dim: usize, device: &burn::tensor::Device) -> Result<QuestionTable, String> {
+    let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
+    Ok(evaluate_task(task, queries, pool, dim, device, &opts, |_| {})?.2)
 }
 
 /// A model's reference figures for one size of a task, and where they come from (a committed

@@ -13,7 +13,7 @@ use crate::assets::reproduce::{self, bundle_task, figures, task_queries, Check, 
 use crate::assets::ModelEntry;
 use crate::encoder::BackendKind;
 use crate::model::Checkpoint;
-use crate::report::{self, EvalOptions, QuestionTable};
+use crate::report::QuestionTable;
 use crate::tasks::Task;
 use crate::tokenize::Role;
 
@@ -95,11 +95,9 @@ fn native_table(task: &Task, checkpoint: &Checkpoint, inputs: &ReferenceInputs, 
     evaluate(task, &queries, pool_vectors, encoder.dim())
 }
 
-/// The per-question table of a task from its embeddings (no bootstrap: figures only).
+/// [`reproduce::score`] on the CPU.
 fn evaluate(task: &Task, queries: &[f32], pool: &[f32], dim: usize) -> Result<QuestionTable, CliError> {
-    let device = BackendKind::Flex.device()?;
-    let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
-    Ok(report::evaluate_task(task, queries, pool, dim, &device, &opts, |_| {}).map_err(CliError::Usage)?.2)
+    reproduce::score(task, queries, pool, dim, &BackendKind::Flex.device()?).map_err(CliError::Usage)
 }
 
 #[derive(clap::Args, Debug)]
@@ -114,28 +112,16 @@ pub struct ReproduceArgs {
     #[arg(long, default_value = "xquad-r-heldout")]
     task: String,
     /// `sample` (the first 25 questions, as `hybrid-ir eval --max-questions 25`) or `whole`.
-    #[arg(long, value_enum, default_value_t = SizeArg::Sample)]
-    size: SizeArg,
+    #[arg(long, value_enum, default_value_t = Size::Sample)]
+    size: Size,
     /// `shipped`: the bundle's int8 pool index; `scratch`: the pool encoded again (f32).
-    #[arg(long, value_enum, default_value_t = ModeArg::Shipped)]
-    mode: ModeArg,
+    #[arg(long, value_enum, default_value_t = Mode::Shipped)]
+    mode: Mode,
     /// Print figures and checks as JSON.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     model: ModelArgs,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum SizeArg {
-    Sample,
-    Whole,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum ModeArg {
-    Shipped,
-    Scratch,
 }
 
 /// A reproduction's outcome, as the page shows it.
@@ -150,14 +136,7 @@ struct Outcome<'a> {
 }
 
 pub fn reproduce(args: ReproduceArgs) -> Result<(), CliError> {
-    let size = match args.size {
-        SizeArg::Sample => Size::Sample,
-        SizeArg::Whole => Size::Whole,
-    };
-    let mode = match args.mode {
-        ModeArg::Shipped => Mode::Shipped,
-        ModeArg::Scratch => Mode::Scratch,
-    };
+    let (size, mode) = (args.size, args.mode);
     let mut page = PageEngine::open(&args.assets, args.bundle_model.as_deref(), &args.model)?;
     let entry = page.manifest.reproduce.iter().find(|e| e.task == args.task).cloned().ok_or_else(|| {
         let tasks: Vec<&str> = page.manifest.reproduce.iter().map(|e| e.task.as_str()).collect();

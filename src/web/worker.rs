@@ -13,9 +13,8 @@ use wasm_bindgen::JsCast;
 
 use super::fetch::{cache_get, cache_put, fetch_plain, fetch_verified, now_ms};
 use super::protocol::{Hit, LoadTimings, RelevantHit, Request, Response};
-use crate::assets::reproduce::{bundle_task, figures, Mode, Size, TaskQuery};
+use crate::assets::reproduce::{bundle_task, figures, score, Mode, Size, TaskQuery};
 use crate::assets::{decode_int8, engine, AssetManifest, FileEntry, PoolTexts};
-use crate::report::{evaluate_task, EvalOptions};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::metrics::LanguageMatrix;
 use crate::model::{Checkpoint, WordTable, UNK_ID};
@@ -504,8 +503,7 @@ async fn run_reproduce(id: u64, model_name: &str, task: &str, size: Size, mode: 
     step("scoring", task.queries.len())(0)?;
     next_tick().await;
     let ts = now_ms();
-    let opts = EvalOptions { bootstrap_samples: 0, ..Default::default() };
-    let (_, _, table) = evaluate_task(&task, &q, &vectors, model.encoder.dim(), &Device::flex(), &opts, |_| {})?;
+    let table = score(&task, &q, &vectors, model.encoder.dim(), &Device::flex())?;
     Ok(Response::Reproduced {
         id,
         model: model_name.to_string(),
