@@ -7,8 +7,18 @@ import struct
 import numpy as np
 
 
-def read_e5s1(path):
-    """Returns (config dict, {name: float32 array}) with Q4_0 tensors dequantised."""
+def q4_0_blocks(raw):
+    """A Q4_0 tensor's bytes as (scales float32 [n_blocks], unsigned nibbles uint8 [n_blocks, 32]
+    in weight order): byte j of a block holds weight j (low nibble) and weight j + 16 (high)."""
+    blocks = raw.reshape(-1, 18)
+    scale = blocks[:, :2].copy().view("<f2").astype(np.float32).reshape(-1)
+    q = blocks[:, 2:]
+    return scale, np.concatenate([q & 0x0F, q >> 4], axis=1)
+
+
+def read_e5s1(path, blocks=None):
+    """Returns (config dict, {name: float32 array}) with Q4_0 tensors dequantised; when `blocks`
+    is a dict, it also receives each Q4_0 tensor's raw blocks ([`q4_0_blocks`])."""
     buf = open(path, "rb").read()
     if buf[:4] != b"E5S1":
         raise ValueError(f"{path}: not an E5S1 file")
@@ -39,12 +49,10 @@ def read_e5s1(path):
         if nbytes == 4 * count:
             tensors[name] = raw.view("<f4").astype(np.float32)
         elif nbytes == 18 * count // 32:
-            blocks = raw.reshape(-1, 18)
-            scale = blocks[:, :2].copy().view("<f2").astype(np.float32)  # (nb, 1)
-            q = blocks[:, 2:]
-            lo = (q & 0x0F).astype(np.int8) - 8
-            hi = (q >> 4).astype(np.int8) - 8
-            tensors[name] = (np.concatenate([lo, hi], axis=1).astype(np.float32) * scale).reshape(-1)
+            scale, q = q4_0_blocks(raw)
+            tensors[name] = ((q.astype(np.float32) - 8) * scale[:, None]).reshape(-1)
+            if blocks is not None:
+                blocks[name] = (scale, q)
         else:
             raise ValueError(f"{path}: tensor {name}: {nbytes} bytes for {count} elements")
     config = dict(hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab=vocab,

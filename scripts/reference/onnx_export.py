@@ -7,6 +7,9 @@ output `sentence_embedding` (float32 [batch, 384]).
 
     python onnx_export.py --model models/base/e5-small-q4.bin [--delta DIR] --out model.onnx
         [--int8 model_int8.onnx]     also the dynamic int8 graph (QInt8 weights, word table too)
+        [--q4 model_q4.onnx]         also the 4-bit graph: MatMulNBits and GatherBlockQuantized
+                                     (com.microsoft, block 32) holding the base file's own Q4_0
+                                     blocks bit for bit; delta layers are quantised the Q4_0 way
 
 Written from the model description; no code is taken from other exporters."""
 import argparse
@@ -22,6 +25,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e5s1 import read_e5s1  # noqa: E402
+
+BLOCK = 32
 
 LAYER_PARTS = {
     "attention.self.query": "q", "attention.self.key": "k", "attention.self.value": "v",
@@ -61,14 +66,43 @@ class Graph:
         self.inits.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
-    def op(self, op_type, inputs, **attrs):
+    def op(self, op_type, inputs, domain=None, **attrs):
         self.n += 1
         out = f"{op_type.lower()}_{self.n}"
-        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
+        self.nodes.append(helper.make_node(op_type, inputs, [out], domain=domain, **attrs))
         return out
 
 
-def build(cfg, t):
+def quantise_q4_0(w):
+    """Q4_0 of a float32 matrix along its rows (the ggml recipe: per block of 32, the scale is the
+    value of largest magnitude over -8, so it lands on nibble 0): (scales [n_blocks], nibbles
+    uint8 [n_blocks, 32])."""
+    x = w.reshape(-1, BLOCK).astype(np.float32)
+    extreme = x[np.arange(len(x)), np.argmax(np.abs(x), axis=1)]
+    scale = (extreme / -8.0).astype(np.float16).astype(np.float32)
+    inv = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale != 0)
+    q = np.clip(np.round(x * inv[:, None]) + 8, 0, 15).astype(np.uint8)
+    return scale, q
+
+
+def pack_nibbles(q, rows):
+    """MatMulNBits' layout: [rows, blocks per row, 16], weight 2i in the low nibble of byte i."""
+    q = q.reshape(rows, -1, BLOCK)
+    return (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+
+
+def q4_weight(g, name, blocks, w, flat=False):
+    """(packed, scales) initializers for a [rows, cols] weight, the file's blocks when it had them;
+    `flat`: packed as [rows, cols / 2] (GatherBlockQuantized) instead of MatMulNBits' 3-d form."""
+    scale, q = blocks[name] if name in blocks else quantise_q4_0(w)
+    rows = w.shape[0]
+    packed = pack_nibbles(q, rows)
+    return g.const(name + ".q4", packed.reshape(rows, -1) if flat else packed), g.const(name + ".q4s", scale.reshape(rows, -1))
+
+
+def build(cfg, t, blocks=None):
+    """The graph; with `blocks` (a dict of Q4_0 blocks, possibly empty) the linear layers and the
+    word table are 4-bit (MatMulNBits / GatherBlockQuantized), else float32."""
     g = Graph()
     h, nh, eps = cfg["hidden"], cfg["heads"], cfg["eps"]
     hd = h // nh
@@ -76,7 +110,12 @@ def build(cfg, t):
     # Embeddings: word + position (0..len) + token type 0, then LayerNorm.
     length = g.op("Gather", [g.op("Shape", [ids]), g.const("one_i", np.array(1, dtype=np.int64))], axis=0)
     positions = g.op("Range", [g.const("zero_i", np.array(0, dtype=np.int64)), length, "one_i"])
-    x = g.op("Gather", [g.const("emb.word", t["emb.word"]), ids], axis=0)
+    if blocks is None:
+        x = g.op("Gather", [g.const("emb.word", t["emb.word"]), ids], axis=0)
+    else:
+        packed, scales = q4_weight(g, "emb.word", blocks, t["emb.word"], flat=True)
+        x = g.op("GatherBlockQuantized", [packed, ids, scales], domain="com.microsoft",
+                 gather_axis=0, quantize_axis=1, block_size=BLOCK, bits=4)
     x = g.op("Add", [x, g.op("Gather", [g.const("emb.pos", t["emb.pos"]), positions], axis=0)])
     x = g.op("Add", [x, g.const("emb.type0", t["emb.type"][0])])
     ln = lambda v, w, b: g.op("LayerNormalization", [v, g.const(w, t[w]), g.const(b, t[b])], axis=-1, epsilon=eps)
@@ -92,7 +131,14 @@ def build(cfg, t):
     inv_sqrt2 = g.const("inv_sqrt2", np.array(1.0 / math.sqrt(2.0), dtype=np.float32))
     for l in range(cfg["layers"]):
         p = lambda name: f"l{l}.{name}"
-        lin = lambda v, name: g.op("Add", [g.op("MatMul", [v, g.const(p(name) + ".wT", t[p(name) + ".w"].T.copy())]), g.const(p(name) + ".b", t[p(name) + ".b"])])
+        def lin(v, name):
+            w = t[p(name) + ".w"]
+            if blocks is None:
+                y = g.op("MatMul", [v, g.const(p(name) + ".wT", w.T.copy())])
+            else:
+                packed, scales = q4_weight(g, p(name) + ".w", blocks, w)
+                y = g.op("MatMulNBits", [v, packed, scales], domain="com.microsoft", K=w.shape[1], N=w.shape[0], bits=4, block_size=BLOCK)
+            return g.op("Add", [y, g.const(p(name) + ".b", t[p(name) + ".b"])])
         split = lambda v, perm: g.op("Transpose", [g.op("Reshape", [v, heads_shape])], perm=perm)
         q = split(lin(x, "q"), [0, 2, 1, 3])
         k = split(lin(x, "k"), [0, 2, 3, 1])
@@ -119,7 +165,8 @@ def build(cfg, t):
         [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", h])],
         g.inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="hybrid-ir")
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid("com.microsoft", 1)] if blocks is not None else [])
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="hybrid-ir")
     model.ir_version = 8
     return model
 
@@ -130,14 +177,18 @@ def main():
     ap.add_argument("--delta", help="a checkpoint folder of `hybrid-ir train` (its layers replace the base's)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--int8", help="also write the dynamic int8 graph here")
+    ap.add_argument("--q4", help="also write the 4-bit graph here")
     a = ap.parse_args()
-    cfg, t = read_e5s1(a.model)
+    blocks = {}
+    cfg, t = read_e5s1(a.model, blocks)
     if a.delta:
         d = read_delta(a.delta)
         unknown = sorted(k for k in d if k not in t)
         if unknown:
             raise SystemExit(f"{a.delta}: tensors the base does not have: {unknown[:5]}")
         t.update(d)
+        for name in d:
+            blocks.pop(name, None)  # the checkpoint's layers are quantised afresh
         print(f"applied {len(d)} delta tensors from {a.delta}", file=sys.stderr)
     model = build(cfg, t)
     onnx.checker.check_model(model)
@@ -148,6 +199,11 @@ def main():
 
         quantize_dynamic(a.out, a.int8, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"])
         print(f"wrote {a.int8} ({os.path.getsize(a.int8) / 1e6:.1f} MB)", file=sys.stderr)
+    if a.q4:
+        q4 = build(cfg, t, blocks)
+        onnx.checker.check_model(q4)
+        onnx.save(q4, a.q4)
+        print(f"wrote {a.q4} ({os.path.getsize(a.q4) / 1e6:.1f} MB)", file=sys.stderr)
 
 
 if __name__ == "__main__":
