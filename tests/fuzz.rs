@@ -20,7 +20,7 @@ use hybrid_ir::assets::{decode_int8, encode_int8, engine, AssetManifest, PoolTex
 use hybrid_ir::model::{apply_delta, parse_e5s1, parse_manifest, prune_checkpoint, write_delta, Checkpoint, ModelError, Vocab};
 use hybrid_ir::sources::{parse_official, parse_squad_r, read_mia_rows, sentence_breaks};
 use hybrid_ir::tokenize::{Role, TextTokenizer};
-use hybrid_ir::web::protocol::{Request, MAX_K, MAX_MATRIX_QUERIES};
+use hybrid_ir::web::protocol::{Request, MAX_EMBED_TEXTS, MAX_K, MAX_MATRIX_QUERIES};
 use hybrid_ir::web::url::{UrlState, MAX_QUERY_CHARS};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
@@ -455,13 +455,13 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         any::<i64>().prop_map(serde_json::Value::from),
         any::<f64>().prop_map(serde_json::Value::from),
         ".{0,20}".prop_map(serde_json::Value::from),
-        prop_oneof![Just("Search"), Just("Load"), Just("Matrix"), Just("Reproduce"), Just("Cancel"), Just("sample"), Just("whole"), Just("shipped"), Just("scratch"), Just("queries"), Just("id"), Just("k"), Just("relevant"), Just("query")].prop_map(serde_json::Value::from),
+        prop_oneof![Just("Search"), Just("Load"), Just("Matrix"), Just("Reproduce"), Just("Cancel"), Just("Embed"), Just("query"), Just("passage"), Just("sample"), Just("whole"), Just("shipped"), Just("scratch"), Just("queries"), Just("id"), Just("k"), Just("relevant"), Just("query")].prop_map(serde_json::Value::from),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
             prop::collection::btree_map(
-                prop_oneof![Just("Search".to_string()), Just("Load".to_string()), Just("Matrix".to_string()), Just("Reproduce".to_string()), Just("Cancel".to_string()), Just("task".into()), Just("size".into()), Just("mode".into()), Just("queries".into()), Just("id".into()), Just("model".into()), Just("pool".into()), Just("query".into()), Just("k".into()), Just("relevant".into()), ".{0,6}"],
+                prop_oneof![Just("Search".to_string()), Just("Load".to_string()), Just("Matrix".to_string()), Just("Reproduce".to_string()), Just("Cancel".to_string()), Just("Embed".to_string()), Just("texts".into()), Just("role".into()), Just("task".into()), Just("size".into()), Just("mode".into()), Just("queries".into()), Just("id".into()), Just("model".into()), Just("pool".into()), Just("query".into()), Just("k".into()), Just("relevant".into()), ".{0,6}"],
                 inner,
                 0..7
             )
@@ -479,6 +479,10 @@ fn fuzz_worker_messages() {
                 Ok((Request::Matrix { queries, .. }, _)) => {
                     prop_assert!((1..=MAX_MATRIX_QUERIES).contains(&queries.len()));
                     prop_assert!(queries.iter().all(|(_, q)| q.chars().count() <= MAX_QUERY_CHARS));
+                }
+                Ok((Request::Embed { texts, .. }, _)) => {
+                    prop_assert!((1..=MAX_EMBED_TEXTS).contains(&texts.len()));
+                    prop_assert!(texts.iter().all(|t| t.chars().count() <= MAX_QUERY_CHARS));
                 }
                 _ => {}
             }
@@ -605,6 +609,16 @@ fn fuzz_worker_messages() {
         prop_assert_eq!(r.is_ok(), a == c && b == c);
         Ok(())
     });
+}
+
+#[test]
+fn an_embed_request_is_bounded() {
+    let embed = |n: usize, chars: usize| Request::Embed { id: 1, model: "m".into(), texts: vec!["é".repeat(chars); n], role: Role::Passage }.bounded();
+    assert!(embed(0, 5).unwrap_err().contains("1 to"));
+    assert!(embed(MAX_EMBED_TEXTS + 1, 5).unwrap_err().contains("1 to"));
+    let Ok((Request::Embed { texts, role, .. }, _)) = embed(MAX_EMBED_TEXTS, MAX_QUERY_CHARS + 3) else { panic!("a full embed request refused") };
+    assert_eq!((texts.len(), role), (MAX_EMBED_TEXTS, Role::Passage));
+    assert!(texts.iter().all(|t| t.chars().count() == MAX_QUERY_CHARS));
 }
 
 #[test]

@@ -196,3 +196,28 @@ fn parallel_workers_and_batch_size_do_not_change_embeddings() {
     // Same seed-free computation twice: identical bits.
     assert_eq!(encode(3, 2).data, parallel.data);
 }
+
+/// `encode --latencies` (the benches' query latency): one wall time per input line, each a
+/// positive number, beside the usual embeddings.
+#[test]
+fn encode_writes_one_latency_per_text() {
+    let dir = common::scratch("latencies");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("t.txt"), "wer hat das Telefon erfunden\n東京タワーの高さは\n\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-ir"))
+        .args(["encode", "--input"])
+        .arg(dir.join("t.txt"))
+        .arg("--output")
+        .arg(dir.join("v.npy"))
+        .arg("--latencies")
+        .arg(dir.join("l.json"))
+        .arg("--model")
+        .arg(model_dir().join("e5-small-q4.bin"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ms: Vec<f64> = serde_json::from_slice(&std::fs::read(dir.join("l.json")).unwrap()).unwrap();
+    assert_eq!(ms.len(), 3, "one latency per line: {ms:?}");
+    assert!(ms.iter().all(|&m| m.is_finite() && m > 0.0), "{ms:?}");
+    assert!(std::fs::metadata(dir.join("v.npy")).unwrap().len() > 3 * 384 * 4);
+}

@@ -18,6 +18,10 @@ pub struct EncodeArgs {
     /// Write a float32 .npy matrix here instead of JSON lines on stdout.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Then encode each text alone, as a search does, after one unmeasured warm-up, and write
+    /// each one's wall time in ms here as a JSON array (query latency, for benches).
+    #[arg(long, value_name = "FILE")]
+    latencies: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -125,6 +129,11 @@ pub fn encode(args: EncodeArgs) -> Result<(), CliError> {
             w.flush().map_err(|e| CliError::io("<stdout>", e))?;
         }
     }
+    if let Some(path) = &args.latencies {
+        let ms = one_at_a_time(&encoder, &refs, args.role)?;
+        let json = serde_json::to_vec(&ms).map_err(|e| CliError::io(path.display(), e.into()))?;
+        crate::files::write_atomic(path, &json).map_err(|e| CliError::io(path.display(), e))?;
+    }
     eprintln!(
         "encoded {} texts as {:?} in {:.3} s ({:.1} texts/s; model load {:.2} s; backend {}; batch {}); truncated: {}",
         emb.len(),
@@ -137,6 +146,20 @@ pub fn encode(args: EncodeArgs) -> Result<(), CliError> {
         emb.truncated
     );
     Ok(())
+}
+
+/// Wall ms of each text encoded alone; the first text once more before, unmeasured.
+fn one_at_a_time(encoder: &crate::encoder::Encoder, texts: &[&str], role: Role) -> Result<Vec<f64>, CliError> {
+    if let Some(first) = texts.first() {
+        encoder.encode(&[first], role, |_| {})?;
+    }
+    let mut ms = Vec::with_capacity(texts.len());
+    for t in texts {
+        let t0 = Instant::now();
+        encoder.encode(&[t], role, |_| {})?;
+        ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(ms)
 }
 
 pub fn search(args: SearchArgs) -> Result<(), CliError> {

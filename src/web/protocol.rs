@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::assets::reproduce::{Figures, Mode, Size};
 use crate::metrics::LanguageMatrix;
+use crate::tokenize::Role;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Request {
@@ -34,6 +35,9 @@ pub enum Request {
     Reproduce { id: u64, model: String, task: String, size: Size, mode: Mode },
     /// Stop the reproduction `id` at its next batch.
     Cancel { id: u64 },
+    /// Encode `texts` with `model` as one batch and send the vectors back (the bench harness's
+    /// and any evaluator's way in: many texts per call, no ranking).
+    Embed { id: u64, model: String, texts: Vec<String>, role: Role },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -95,6 +99,9 @@ pub enum Response {
     /// A [`Request::Reproduce`] done: the figures, the number of queries, and where the time
     /// went (`words_ms`: fetching the word-table rows the texts need, `word_bytes` of them).
     Reproduced { id: u64, model: String, task: String, figures: Figures, queries: usize, pool: usize, queries_ms: f64, pool_ms: f64, score_ms: f64, words_ms: f64, word_bytes: u64 },
+    /// A [`Request::Embed`] answered: `vectors` row-major, `dim` per text; `encode_ms` for the
+    /// batch (tokenising included), `words_ms` fetching the word-table rows it needed.
+    Embedded { id: u64, vectors: Vec<f32>, dim: usize, encode_ms: f64, words_ms: f64, word_bytes: u64, tokens: usize },
     /// A [`Request::Reproduce`] stopped by [`Request::Cancel`].
     Cancelled { id: u64 },
     Error { id: Option<u64>, message: String },
@@ -109,6 +116,8 @@ pub const MAX_K: usize = 1000;
 pub const MAX_RELEVANT: usize = 10_000;
 /// Most versions of one question a matrix may encode (MKQA has 26 languages).
 pub const MAX_MATRIX_QUERIES: usize = 32;
+/// Most texts one [`Request::Embed`] may carry.
+pub const MAX_EMBED_TEXTS: usize = 256;
 
 impl Request {
     /// The request as the worker acts on it, bounded: a search's query (each of a matrix's
@@ -143,6 +152,12 @@ impl Request {
                     return Err(format!("a checkpoint of {bytes} bytes; at most {}", crate::assets::MAX_CHECKPOINT_BYTES));
                 }
                 Ok((Request::AddCheckpoint { id, manifest, layers, pool }, 0))
+            }
+            Request::Embed { id, model, texts, role } => {
+                if texts.is_empty() || texts.len() > MAX_EMBED_TEXTS {
+                    return Err(format!("{} texts to embed; it takes 1 to {MAX_EMBED_TEXTS}", texts.len()));
+                }
+                Ok((Request::Embed { id, model, texts: texts.into_iter().map(cut).collect(), role }, 0))
             }
             r @ (Request::Reproduce { .. } | Request::Cancel { .. }) => Ok((r, 0)),
             Request::Load { assets, models, pool, cpu_only } => {

@@ -357,6 +357,8 @@ impl Reducible for State {
                         format!("{message}. The engine crashed {MAX_RESTARTS} times; reload the page to try again.")
                     });
                 }
+                // The page never asks for bare vectors (the bench harness does).
+                Response::Embedded { .. } => {}
                 Response::Error { id, message } => {
                     if let Some(id) = id {
                         s.pending.remove(&id);

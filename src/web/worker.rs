@@ -86,6 +86,9 @@ pub fn run() {
                 Ok((Request::Reproduce { id, model, task, size, mode }, _)) => {
                     post(&reproduce(id, &model, &task, size, mode).await.unwrap_or_else(|message| Response::Error { id: Some(id), message }))
                 }
+                Ok((Request::Embed { id, model, texts, role }, _)) => {
+                    post(&embed(id, &model, &texts, role).await.unwrap_or_else(|message| Response::Error { id: Some(id), message }))
+                }
                 Ok((Request::Cancel { id }, _)) => {
                     CANCELLED.with(|c| c.borrow_mut().insert(id));
                 }
@@ -389,10 +392,23 @@ struct Encoded {
 }
 
 async fn encode_queries(shared: &Shared, loaded: &Model, texts: &[&str]) -> Result<Encoded, String> {
-    let p = with_words(shared, loaded, texts, Role::Query).await?;
+    encode_texts(shared, loaded, texts, Role::Query).await
+}
+
+async fn encode_texts(shared: &Shared, loaded: &Model, texts: &[&str], role: Role) -> Result<Encoded, String> {
+    let p = with_words(shared, loaded, texts, role).await?;
     let t0 = now_ms();
-    let q = p.encoder.encode_async(texts, Role::Query).await.map_err(|e| e.to_string())?;
+    let q = p.encoder.encode_async(texts, role).await.map_err(|e| e.to_string())?;
     Ok(Encoded { data: q.data, tokens: p.tokens, unknown_tokens: p.unknown_tokens, encode_ms: now_ms() - t0, words_ms: p.words_ms, word_bytes: p.word_bytes })
+}
+
+/// A [`Request::Embed`]: `texts` through `model` in one batch, vectors back.
+async fn embed(id: u64, model: &str, texts: &[String], role: Role) -> Result<Response, String> {
+    let shared = SHARED.with(|s| s.borrow().clone()).ok_or("the engine is still loading")?;
+    let loaded = MODELS.with(|m| m.borrow().get(model).cloned()).ok_or_else(|| format!("model {model} is not loaded"))?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let e = encode_texts(&shared, &loaded, &refs, role).await?;
+    Ok(Response::Embedded { id, dim: loaded.encoder.dim(), vectors: e.data, encode_ms: e.encode_ms, words_ms: e.words_ms, word_bytes: e.word_bytes, tokens: e.tokens })
 }
 
 /// Handles of what a request needs: the engine, `model`, and its index of `pool_name`.

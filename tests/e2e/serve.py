@@ -1,7 +1,9 @@
 """Static server for the e2e test that counts what it sends, so the test can measure the bytes a
 visit transfers (the page's worker fetches most files, out of reach of page-level hooks).
 
-    python3 tests/e2e/serve.py DIR PORT [PREFIX [HOST]]      (HOST: the address to bind, default 127.0.0.1)
+    python3 tests/e2e/serve.py [--isolated] DIR PORT [PREFIX [HOST]]      (HOST: the address to bind, default 127.0.0.1)
+--isolated: every answer carries COOP/COEP headers, so pages are cross-origin isolated (threads
+with SharedArrayBuffer, as onnxruntime-web needs for more than one thread; scripts/bench-browser).
 With PREFIX (e.g. /hybrid-ir), DIR is served under it, as on a static host's sub-path, and any
 request outside it is a 404: a page that asks for /assets/... instead of PREFIX/assets/... fails.
 The paths below are relative to PREFIX.
@@ -18,9 +20,11 @@ import sys
 import threading
 import urllib.parse
 
-ROOT, PORT = sys.argv[1], int(sys.argv[2])
-PREFIX = sys.argv[3].rstrip("/") if len(sys.argv) > 3 else ""
-HOST = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
+ISOLATED = "--isolated" in sys.argv
+ARGS = [a for a in sys.argv[1:] if a != "--isolated"]
+ROOT, PORT = ARGS[0], int(ARGS[1])
+PREFIX = ARGS[2].rstrip("/") if len(ARGS) > 2 else ""
+HOST = ARGS[3] if len(ARGS) > 3 else "127.0.0.1"
 LOCK = threading.Lock()
 SENT = {}
 CORRUPT = set()
@@ -29,13 +33,20 @@ DOWN = [False]
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm", ".js": "text/javascript"}
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm", ".js": "text/javascript", ".mjs": "text/javascript"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, directory=ROOT, **kwargs)
 
     def log_message(self, *args):
         pass
+
+    def end_headers(self):
+        if ISOLATED:
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        super().end_headers()
 
     def do_GET(self):
         if PREFIX:

@@ -1,0 +1,127 @@
+// The browser side of scripts/bench-browser: one engine per call of `window.bench(config)`, in a
+// dedicated Web Worker, timed from the page the same way for every engine. Engines:
+//   {engine: 'ours', build}          our inference worker (../ours-<build>/hybrid-ir-worker_loader.js),
+//                                    Burn Flex on one wasm thread, texts in (it tokenises itself)
+//   {engine: 'ort', model, threads}  onnxruntime-web's wasm backend (./ort-worker.mjs) on an ONNX
+//                                    graph of the same model, token ids in (tokenised beforehand)
+// Input (./queries.json): texts, their token ids, how many leading ones warm up unmeasured.
+// Output: cold-start parts, per-query wall latency (first and warm pass), batch-32 throughput,
+// the measured queries' vectors (for top-10 agreement, computed natively).
+
+const now = () => performance.now();
+
+/** A worker and a request/answer helper; `id` pairs answers with requests. An error answer
+ * rejects its request, or every waiting one (and all later ones) when it names none. */
+function channel(worker, decode) {
+  const waiting = new Map();
+  let failure = null;
+  const failAll = err => { failure = err; for (const w of waiting.values()) w.reject(err); waiting.clear(); };
+  worker.onmessage = ({ data }) => {
+    const m = decode(data);
+    const w = waiting.get(m.id);
+    if (w) waiting.delete(m.id);
+    if (m.error) (w ? w.reject(new Error(m.error)) : failAll(new Error(m.error)));
+    else if (w) w.resolve(m);
+  };
+  worker.onerror = e => failAll(new Error(`worker error: ${e.message}`));
+  return (id, message) => new Promise((resolve, reject) => {
+    if (failure) return reject(failure);
+    waiting.set(id, { resolve, reject });
+    if (message !== undefined) worker.postMessage(message);
+  });
+}
+
+/** Our worker: Listening, then Load (CPU), then Embed requests of texts. */
+async function startOurs(cfg, q) {
+  const t0 = now();
+  const worker = new Worker(`../ours-${cfg.build}/hybrid-ir-worker_loader.js`);
+  const ask = channel(worker, data => {
+    if (data === 'Listening') return { id: 'listening' };
+    const [kind, body] = Object.entries(data)[0];
+    if (kind === 'Error' || kind === 'Crashed') return { id: body.id ?? 'any', error: `${kind}: ${body.message}` };
+    if (kind === 'Ready') return { id: 'ready', ...body };
+    if (kind === 'Embedded') return { id: body.id, ...body };
+    return { id: 'progress' };
+  });
+  await ask('listening');
+  const listening = now();
+  const ready = await ask('ready', { Load: { assets: '../assets', models: [cfg.model], pool: cfg.pool, cpu_only: true } });
+  const loaded = now();
+  let next = 1;
+  const embed = async rows => {
+    const id = next++;
+    const t = now();
+    const r = await ask(id, { Embed: { id, model: cfg.model, texts: rows.map(i => q.texts[i]), role: 'query' } });
+    return { ms: now() - t, vectors: Float32Array.from(r.vectors), engine_ms: r.encode_ms, words_ms: r.words_ms };
+  };
+  return {
+    worker, embed,
+    cold: { compile_ms: listening - t0, load_ms: loaded - listening, download_ms: ready.timings.download_ms, build_ms: ready.timings.build_ms, backend: ready.backend },
+  };
+}
+
+/** onnxruntime-web: load (fetch the graph, create the session), then runs on token ids. */
+async function startOrt(cfg, q) {
+  const worker = new Worker('./ort-worker.mjs', { type: 'module' });
+  const ask = channel(worker, data => (data.type === 'error' ? { id: data.id ?? 'any', error: data.message } : data));
+  const ready = await ask('ready', { type: 'load', id: 'ready', model: `../onnx/${cfg.model}`, threads: cfg.threads });
+  let next = 1;
+  const embed = async rows => {
+    const id = next++;
+    const t = now();
+    const r = await ask(id, { type: 'embed', id, ids: rows.map(i => q.ids[i]) });
+    return { ms: now() - t, vectors: r.vectors, engine_ms: r.run_ms };
+  };
+  return { worker, embed, cold: { download_ms: ready.download_ms, init_ms: ready.init_ms } };
+}
+
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+
+window.bench = async cfg => {
+  const q = await (await fetch('./queries.json')).json();
+  if (cfg.engine === 'none') return { engine: 'none' };
+  const t0 = now();
+  const e = await (cfg.engine === 'ours' ? startOurs : startOrt)(cfg, q);
+  const one = await e.embed([0]);
+  const cold = { ...e.cold, first_query_ms: one.ms, total_ms: now() - t0 };
+  // Warm-up (unmeasured): the first texts, so the engines' code is compiled to its top tier.
+  for (let i = 1; i < q.warmup; i++) await e.embed([i]);
+  const measured = [...Array(q.texts.length - q.warmup).keys()].map(i => i + q.warmup);
+  // Two passes over the measured texts, one text per call: the first as a visitor meets them
+  // (our worker fetches the word-table rows a text needs on first use; ORT holds its whole
+  // table from the start), the second with everything in place (the engines' steady state).
+  const pass = async keep => {
+    const wall = [], engine = [];
+    for (const i of measured) {
+      const r = await e.embed([i]);
+      wall.push(r.ms);
+      engine.push(r.engine_ms);
+      if (keep) keep.push(Array.from(r.vectors));
+    }
+    return { wall, engine };
+  };
+  const first = await pass(null);
+  const vectors = [];
+  const warm = await pass(vectors);
+  const latencies = warm.wall, engine = warm.engine;
+  // Throughput: batches of `batch` measured texts, in order, after one unmeasured batch.
+  const batches = [];
+  for (let b = 0; b + q.batch <= measured.length && batches.length < q.batches; b += q.batch) batches.push(measured.slice(b, b + q.batch));
+  let batch_texts_per_s = null;
+  if (batches.length) {
+    await e.embed(batches[0]);
+    const tb = now();
+    for (const rows of batches) await e.embed(rows);
+    batch_texts_per_s = batches.length * q.batch / ((now() - tb) / 1e3);
+  }
+  e.worker.terminate();
+  return {
+    ...cfg, cold, queries: measured.length,
+    p50_ms: pct(latencies, 0.5), p90_ms: pct(latencies, 0.9), mean_ms: latencies.reduce((a, b) => a + b, 0) / latencies.length,
+    first_pass_p50_ms: pct(first.wall, 0.5), first_pass_p90_ms: pct(first.wall, 0.9),
+    engine_p50_ms: pct(engine, 0.5),
+    batch: q.batch, batch_texts: batches.length * q.batch, batch_texts_per_s,
+    cross_origin_isolated: self.crossOriginIsolated, vectors,
+  };
+};
+window.harnessReady = true;

@@ -1,0 +1,66 @@
+// Driver of scripts/bench-browser: one Chromium, one fresh browser context per engine run (an
+// empty HTTP cache, so cold start pays every download; its own renderer process, so that
+// process's peak resident memory is the run's), benches/browser/harness.js doing the timing.
+//   node bench-browser.mjs BASE_URL OUT.json CONFIGS_JSON
+// BASE_URL serves the bench site (tests/e2e/serve.py --isolated); OUT gets one result per config
+// with its bytes served (/__bytes) and peak memory; the process exits 1 when any run failed.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
+const [base, out, configsJson] = process.argv.slice(2);
+const configs = JSON.parse(configsJson);
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+});
+const cdp = await browser.newBrowserCDPSession();
+/** Renderer processes: pid -> CPU seconds so far. */
+const renderers = async () => new Map((await cdp.send('SystemInfo.getProcessInfo')).processInfo.filter(p => p.type === 'renderer').map(p => [p.id, p.cpuTime]));
+/** Peak resident memory (VmHWM) of a process, in bytes; null where /proc cannot tell. */
+const peak = pid => {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+    return m ? Number(m[1]) * 1024 : null;
+  } catch { return null; }
+};
+
+const results = [];
+let failed = 0;
+for (const cfg of configs) {
+  const label = JSON.stringify(cfg);
+  const before = await renderers();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('console', m => { if (m.type() === 'error') console.error(`  [console] ${m.text()}`); });
+  try {
+    await fetch(`${base}/__bytes/reset`);
+    await page.goto(`${base}/bench/index.html`);
+    await page.waitForFunction(() => window.harnessReady === true);
+    const t0 = Date.now();
+    const r = await page.evaluate(c => window.bench(c), cfg);
+    const served = await (await fetch(`${base}/__bytes`)).json();
+    r.bytes = served.bytes;
+    r.files = served.files;
+    // Chromium starts a few renderers per context (spares among them); the run's is the new
+    // one that spent the most CPU.
+    const fresh = [...(await renderers())].filter(([pid]) => !before.has(pid)).sort((a, b) => b[1] - a[1]);
+    r.renderer_peak_bytes = fresh.length ? peak(fresh[0][0]) : null;
+    r.renderer_cpu_s = fresh.length ? fresh[0][1] : null;
+    results.push(r);
+    const ms = v => (v == null ? '-' : v.toFixed(1));
+    console.log(`${label}: ${((Date.now() - t0) / 1e3).toFixed(0)} s; p50 ${ms(r.p50_ms)} ms, p90 ${ms(r.p90_ms)} ms, ` +
+      `${r.batch_texts_per_s ? r.batch_texts_per_s.toFixed(1) : '-'} texts/s at batch ${r.batch ?? '-'}, cold ${ms(r.cold?.total_ms)} ms, ` +
+      `${(r.bytes / 1e6).toFixed(1)} MB, peak ${r.renderer_peak_bytes ? (r.renderer_peak_bytes / 2 ** 20).toFixed(0) : '?'} MiB`);
+  } catch (e) {
+    failed++;
+    console.error(`${label}: FAILED: ${e.message.split('\n')[0]}`);
+    results.push({ ...cfg, error: e.message.split('\n')[0] });
+  }
+  await context.close();
+}
+await browser.close();
+writeFileSync(out, JSON.stringify(results));
+process.exit(failed ? 1 : 0);
