@@ -1,6 +1,8 @@
 //! Text -> token ids: the E5 role prefix, XLM-R SentencePiece (Hugging Face `tokenizer.json`),
 //! truncation to a configurable length (counted, never silent) and padding into a batch.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 use tokenizers::Tokenizer;
 
@@ -70,9 +72,12 @@ pub const CLS_ID: u32 = 0;
 pub const PAD_ID: u32 = 1;
 pub const SEP_ID: u32 = 2;
 
+/// Cheap to clone (the vocabulary is shared): the browser's worker copies its encoder, tokenizer
+/// included, for every query, and a deep copy of the 250,002-piece model cost ~130 ms a query
+/// there (scripts/bench-browser).
 #[derive(Clone)]
 pub struct TextTokenizer {
-    inner: Tokenizer,
+    inner: Arc<Tokenizer>,
 }
 
 impl TextTokenizer {
@@ -85,7 +90,7 @@ impl TextTokenizer {
             .with_truncation(None)
             .map_err(|e| TokenizeError::Load { source_name: source_name.into(), message: e.to_string() })?;
         inner.with_padding(None);
-        Ok(Self { inner })
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     #[cfg(not(target_arch = "wasm32"))]
