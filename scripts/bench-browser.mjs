@@ -30,6 +30,7 @@ const peak = pid => {
 const results = [];
 let failed = 0;
 for (const cfg of configs) {
+  let renderer = null;
   const label = JSON.stringify(cfg);
   const before = await renderers();
   const context = await browser.newContext();
@@ -44,11 +45,12 @@ for (const cfg of configs) {
     const served = await (await fetch(`${base}/__bytes`)).json();
     r.bytes = served.bytes;
     r.files = served.files;
-    // Chromium starts a few renderers per context (spares among them); the run's is the new
-    // one that spent the most CPU.
-    const fresh = [...(await renderers())].filter(([pid]) => !before.has(pid)).sort((a, b) => b[1] - a[1]);
-    r.renderer_peak_bytes = fresh.length ? peak(fresh[0][0]) : null;
-    r.renderer_cpu_s = fresh.length ? fresh[0][1] : null;
+    // Chromium starts a few renderers per context and may put the page in a spare one started
+    // earlier: the run's renderer is the one that spent the most CPU during it.
+    const after = [...(await renderers())].map(([pid, cpu]) => [pid, cpu - (before.get(pid) ?? 0)]).sort((a, b) => b[1] - a[1]);
+    renderer = after.length ? after[0][0] : null;
+    r.renderer_peak_bytes = renderer ? peak(renderer) : null;
+    r.renderer_cpu_s = after.length ? after[0][1] : null;
     results.push(r);
     const ms = v => (v == null ? '-' : v.toFixed(1));
     console.log(`${label}: ${((Date.now() - t0) / 1e3).toFixed(0)} s; p50 ${ms(r.p50_ms)} ms, p90 ${ms(r.p90_ms)} ms, ` +
@@ -60,6 +62,8 @@ for (const cfg of configs) {
     results.push({ ...cfg, error: e.message.split('\n')[0] });
   }
   await context.close();
+  // The next run's peak must not be this renderer's: wait for it to exit.
+  for (let i = 0; renderer && i < 50 && (await renderers()).has(renderer); i++) await new Promise(res => setTimeout(res, 100));
 }
 await browser.close();
 writeFileSync(out, JSON.stringify(results));

@@ -100,8 +100,9 @@ pub enum Response {
     /// went (`words_ms`: fetching the word-table rows the texts need, `word_bytes` of them).
     Reproduced { id: u64, model: String, task: String, figures: Figures, queries: usize, pool: usize, queries_ms: f64, pool_ms: f64, score_ms: f64, words_ms: f64, word_bytes: u64 },
     /// A [`Request::Embed`] answered: `vectors` row-major, `dim` per text; `encode_ms` for the
-    /// batch (tokenising included), `words_ms` fetching the word-table rows it needed.
-    Embedded { id: u64, vectors: Vec<f32>, dim: usize, encode_ms: f64, words_ms: f64, word_bytes: u64, tokens: usize },
+    /// batch (tokenising included), `prepare_ms` before it (tokenising to find the word-table
+    /// rows the texts need, and `words_ms` of it fetching those).
+    Embedded { id: u64, vectors: Vec<f32>, dim: usize, encode_ms: f64, prepare_ms: f64, words_ms: f64, word_bytes: u64, tokens: usize },
     /// A [`Request::Reproduce`] stopped by [`Request::Cancel`].
     Cancelled { id: u64 },
     Error { id: Option<u64>, message: String },

@@ -387,6 +387,8 @@ struct Encoded {
     tokens: usize,
     unknown_tokens: usize,
     encode_ms: f64,
+    /// Before the encoding: tokenising for the word-table rows, fetching missing ones.
+    prepare_ms: f64,
     words_ms: f64,
     word_bytes: u64,
 }
@@ -396,10 +398,11 @@ async fn encode_queries(shared: &Shared, loaded: &Model, texts: &[&str]) -> Resu
 }
 
 async fn encode_texts(shared: &Shared, loaded: &Model, texts: &[&str], role: Role) -> Result<Encoded, String> {
+    let tp = now_ms();
     let p = with_words(shared, loaded, texts, role).await?;
     let t0 = now_ms();
     let q = p.encoder.encode_async(texts, role).await.map_err(|e| e.to_string())?;
-    Ok(Encoded { data: q.data, tokens: p.tokens, unknown_tokens: p.unknown_tokens, encode_ms: now_ms() - t0, words_ms: p.words_ms, word_bytes: p.word_bytes })
+    Ok(Encoded { data: q.data, tokens: p.tokens, unknown_tokens: p.unknown_tokens, encode_ms: now_ms() - t0, prepare_ms: t0 - tp, words_ms: p.words_ms, word_bytes: p.word_bytes })
 }
 
 /// A [`Request::Embed`]: `texts` through `model` in one batch, vectors back.
@@ -408,7 +411,7 @@ async fn embed(id: u64, model: &str, texts: &[String], role: Role) -> Result<Res
     let loaded = MODELS.with(|m| m.borrow().get(model).cloned()).ok_or_else(|| format!("model {model} is not loaded"))?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let e = encode_texts(&shared, &loaded, &refs, role).await?;
-    Ok(Response::Embedded { id, dim: loaded.encoder.dim(), vectors: e.data, encode_ms: e.encode_ms, words_ms: e.words_ms, word_bytes: e.word_bytes, tokens: e.tokens })
+    Ok(Response::Embedded { id, dim: loaded.encoder.dim(), vectors: e.data, encode_ms: e.encode_ms, prepare_ms: e.prepare_ms, words_ms: e.words_ms, word_bytes: e.word_bytes, tokens: e.tokens })
 }
 
 /// Handles of what a request needs: the engine, `model`, and its index of `pool_name`.
