@@ -96,13 +96,14 @@ def ort_rows(q, name, path, threads):
 
 
 def ours_rows(q, bin_path, threads):
+    # `threads` cores: side-by-side batches (--workers) and the kernels' own threads (rayon).
     env = {**os.environ, "RAYON_NUM_THREADS": str(threads)}
     with tempfile.TemporaryDirectory() as d:
         texts = os.path.join(d, "t.txt")
         # Warm-up texts first, as in the browser: the latency file covers every line.
         open(texts, "w", encoding="utf-8").write("\n".join(q["texts"]) + "\n")
         subprocess.run([bin_path, "encode", "--as", "query", "--input", texts, "--output", os.path.join(d, "v.npy"),
-                        "--latencies", os.path.join(d, "l.json")], env=env, check=True, capture_output=True)
+                        "--latencies", os.path.join(d, "l.json"), "--workers", str(threads)], env=env, check=True, capture_output=True)
         lat = json.load(open(os.path.join(d, "l.json")))[q["warmup"]:]
         vectors = np.load(os.path.join(d, "v.npy"))[q["warmup"]:]
         rows = [i for b in batches(q) for i in b]
@@ -110,7 +111,7 @@ def ours_rows(q, bin_path, threads):
         if rows:
             open(texts, "w", encoding="utf-8").write("\n".join(q["texts"][i] for i in rows) + "\n")
             r = subprocess.run([bin_path, "encode", "--as", "query", "--input", texts, "--output", os.path.join(d, "b.npy"),
-                                "--batch-size", str(q["batch"])], env=env, check=True, capture_output=True, text=True)
+                                "--batch-size", str(q["batch"]), "--workers", str(threads)], env=env, check=True, capture_output=True, text=True)
             per_s = float(re.search(r"\(([0-9.]+) texts/s", r.stderr).group(1))
     return {"engine": "ours-native", "threads": threads, "p50_ms": pct(lat, 0.5), "p90_ms": pct(lat, 0.9), "mean_ms": statistics.fmean(lat),
             "batch": q["batch"], "batch_texts_per_s": per_s, "vectors": vectors.tolist()}

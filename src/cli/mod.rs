@@ -97,6 +97,10 @@ pub struct ModelArgs {
     /// Texts per forward pass.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// Batches encoded side by side, each on its own thread (the matrix products of each may
+    /// use more: RAYON_NUM_THREADS); 1 for a one-core measurement.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
     /// Maximum tokens per query (specials included); longer ones are cut and counted.
     #[arg(long, default_value_t = 64)]
     pub max_len_query: usize,

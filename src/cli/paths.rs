@@ -65,6 +65,7 @@ pub fn load_encoder(args: &ModelArgs) -> Result<Encoder, CliError> {
     let device = args.backend.device()?;
     let config = EncoderConfig::new()
         .with_batch_size(args.batch_size)
+        .with_workers(args.workers.max(1))
         .with_max_len_query(args.max_len_query)
         .with_max_len_passage(args.max_len_passage);
     Ok(Encoder::new(&checkpoint, tokenizer, device, config)?)
