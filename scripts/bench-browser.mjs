@@ -46,11 +46,13 @@ for (const cfg of configs) {
     r.bytes = served.bytes;
     r.files = served.files;
     // Chromium starts a few renderers per context and may put the page in a spare one started
-    // earlier: the run's renderer is the one that spent the most CPU during it.
+    // earlier: the run's renderer is the one that spent the most CPU during it; the peak is the
+    // highest of every renderer alive now (the previous runs' have exited), so it cannot miss.
     const after = [...(await renderers())].map(([pid, cpu]) => [pid, cpu - (before.get(pid) ?? 0)]).sort((a, b) => b[1] - a[1]);
     renderer = after.length ? after[0][0] : null;
-    r.renderer_peak_bytes = renderer ? peak(renderer) : null;
     r.renderer_cpu_s = after.length ? after[0][1] : null;
+    r.renderer_peak_bytes = Math.max(0, ...after.map(([pid]) => peak(pid) ?? 0)) || null;
+    r.renderer_peak_by_pid = Object.fromEntries(after.map(([pid, cpu]) => [pid, { cpu_s: cpu, peak_bytes: peak(pid) }]));
     results.push(r);
     const ms = v => (v == null ? '-' : v.toFixed(1));
     console.log(`${label}: ${((Date.now() - t0) / 1e3).toFixed(0)} s; p50 ${ms(r.p50_ms)} ms, p90 ${ms(r.p90_ms)} ms, ` +
@@ -62,8 +64,8 @@ for (const cfg of configs) {
     results.push({ ...cfg, error: e.message.split('\n')[0] });
   }
   await context.close();
-  // The next run's peak must not be this renderer's: wait for it to exit.
-  for (let i = 0; renderer && i < 50 && (await renderers()).has(renderer); i++) await new Promise(res => setTimeout(res, 100));
+  // The next run's peak must not be this context's: wait for its renderer to exit.
+  for (let i = 0; renderer && i < 100 && (await renderers()).has(renderer); i++) await new Promise(res => setTimeout(res, 100));
 }
 await browser.close();
 writeFileSync(out, JSON.stringify(results));
