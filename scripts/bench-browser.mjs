@@ -4,7 +4,7 @@
 //   node bench-browser.mjs BASE_URL OUT.json CONFIGS_JSON
 // BASE_URL serves the bench site (tests/e2e/serve.py --isolated); OUT gets one result per config
 // with its bytes served (/__bytes) and peak memory; the process exits 1 when any run failed.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -19,12 +19,11 @@ const browser = await chromium.launch({
 const cdp = await browser.newBrowserCDPSession();
 /** Renderer processes: pid -> CPU seconds so far. */
 const renderers = async () => new Map((await cdp.send('SystemInfo.getProcessInfo')).processInfo.filter(p => p.type === 'renderer').map(p => [p.id, p.cpuTime]));
-/** Peak resident memory (VmHWM) of a process, in bytes; null where /proc cannot tell. */
+/** Peak resident memory (VmHWM) of a process, in bytes; null for one that has exited. */
 const peak = pid => {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
-    return m ? Number(m[1]) * 1024 : null;
-  } catch { return null; }
+  const path = `/proc/${pid}/status`;
+  const m = existsSync(path) ? readFileSync(path, 'utf8').match(/VmHWM:\s+(\d+) kB/) : null;
+  return m ? Number(m[1]) * 1024 : null;
 };
 
 const results = [];

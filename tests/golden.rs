@@ -202,7 +202,6 @@ fn parallel_workers_and_batch_size_do_not_change_embeddings() {
 #[test]
 fn encode_writes_one_latency_per_text() {
     let dir = common::scratch("latencies");
-    std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("t.txt"), "wer hat das Telefon erfunden\n東京タワーの高さは\n\n").unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-ir"))
         .args(["encode", "--input"])
