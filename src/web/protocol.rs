@@ -101,8 +101,10 @@ pub enum Response {
     Reproduced { id: u64, model: String, task: String, figures: Figures, queries: usize, pool: usize, queries_ms: f64, pool_ms: f64, score_ms: f64, words_ms: f64, word_bytes: u64 },
     /// A [`Request::Embed`] answered: `vectors` row-major, `dim` per text; `encode_ms` for the
     /// batch (tokenising included), `prepare_ms` before it (tokenising to find the word-table
-    /// rows the texts need, and `words_ms` of it fetching those).
-    Embedded { id: u64, vectors: Vec<f32>, dim: usize, encode_ms: f64, prepare_ms: f64, words_ms: f64, word_bytes: u64, tokens: usize },
+    /// rows the texts need, and `words_ms` of it fetching those); `worker_ms` from the request's
+    /// arrival in the worker (before decoding it) until this reply is built, so a caller can tell
+    /// the worker's time from the message passing's.
+    Embedded { id: u64, vectors: Vec<f32>, dim: usize, encode_ms: f64, prepare_ms: f64, words_ms: f64, word_bytes: u64, tokens: usize, worker_ms: f64 },
     /// A [`Request::Reproduce`] stopped by [`Request::Cancel`].
     Cancelled { id: u64 },
     Error { id: Option<u64>, message: String },

@@ -68,6 +68,7 @@ pub fn run() {
     console_error_panic_hook();
     let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+        let arrived = now_ms();
         let request: Result<Request, String> = serde_wasm_bindgen::from_value(event.data()).map_err(|e| format!("bad request: {e}"));
         wasm_bindgen_futures::spawn_local(async move {
             match request.and_then(Request::bounded) {
@@ -87,7 +88,7 @@ pub fn run() {
                     post(&reproduce(id, &model, &task, size, mode).await.unwrap_or_else(|message| Response::Error { id: Some(id), message }))
                 }
                 Ok((Request::Embed { id, model, texts, role }, _)) => {
-                    post(&embed(id, &model, &texts, role).await.unwrap_or_else(|message| Response::Error { id: Some(id), message }))
+                    post(&embed(id, &model, &texts, role, arrived).await.unwrap_or_else(|message| Response::Error { id: Some(id), message }))
                 }
                 Ok((Request::Cancel { id }, _)) => {
                     CANCELLED.with(|c| c.borrow_mut().insert(id));
@@ -405,13 +406,14 @@ async fn encode_texts(shared: &Shared, loaded: &Model, texts: &[&str], role: Rol
     Ok(Encoded { data: q.data, tokens: p.tokens, unknown_tokens: p.unknown_tokens, encode_ms: now_ms() - t0, prepare_ms: t0 - tp, words_ms: p.words_ms, word_bytes: p.word_bytes })
 }
 
-/// A [`Request::Embed`]: `texts` through `model` in one batch, vectors back.
-async fn embed(id: u64, model: &str, texts: &[String], role: Role) -> Result<Response, String> {
+/// A [`Request::Embed`]: `texts` through `model` in one batch, vectors back; `arrived` is when
+/// the request reached the worker.
+async fn embed(id: u64, model: &str, texts: &[String], role: Role, arrived: f64) -> Result<Response, String> {
     let shared = SHARED.with(|s| s.borrow().clone()).ok_or("the engine is still loading")?;
     let loaded = MODELS.with(|m| m.borrow().get(model).cloned()).ok_or_else(|| format!("model {model} is not loaded"))?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let e = encode_texts(&shared, &loaded, &refs, role).await?;
-    Ok(Response::Embedded { id, dim: loaded.encoder.dim(), vectors: e.data, encode_ms: e.encode_ms, prepare_ms: e.prepare_ms, words_ms: e.words_ms, word_bytes: e.word_bytes, tokens: e.tokens })
+    Ok(Response::Embedded { id, dim: loaded.encoder.dim(), vectors: e.data, encode_ms: e.encode_ms, prepare_ms: e.prepare_ms, words_ms: e.words_ms, word_bytes: e.word_bytes, tokens: e.tokens, worker_ms: now_ms() - arrived })
 }
 
 /// Handles of what a request needs: the engine, `model`, and its index of `pool_name`.
