@@ -2,5 +2,8 @@
 
 fn main() {
     #[cfg(all(target_arch = "wasm32", feature = "page"))]
-    hybrid_ir::web::app::run();
+    {
+        hybrid_ir::web::run_constructors();
+        hybrid_ir::web::app::run();
+    }
 }

@@ -2,5 +2,8 @@
 
 fn main() {
     #[cfg(all(target_arch = "wasm32", feature = "ui"))]
-    hybrid_ir::web::worker::run();
+    {
+        hybrid_ir::web::run_constructors();
+        hybrid_ir::web::worker::run();
+    }
 }

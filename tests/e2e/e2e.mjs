@@ -74,6 +74,14 @@ async function run(flags, path, label) {
 const served = async (reset = false) => (await fetch(`${base}/__bytes${reset ? '/reset' : ''}`)).json();
 const BUDGET = parseFloat(process.env.E2E_BUDGET_BYTES || '0');
 
+// Static constructors run once (web::run_constructors): linked "command-style", the worker ran its
+// ~4,900 on every call into wasm, which cost 17 ms a query (scripts/bench-browser, worker_ms).
+for (const f of ['hybrid-ir-web.js', 'hybrid-ir-worker.js']) {
+  const r = await fetch(`${base}/${f}`);
+  const glue = r.ok ? await r.text() : '';
+  check(r.ok && !glue.includes('_command_export'), `${f} is served (${r.status}) and calls no command-style export (constructors run once)`);
+}
+
 // --- CPU path (always) ---
 {
   await served(true);
