@@ -192,10 +192,13 @@ def table(out):
         sent = sent - r.get("cold", {}).get("index_bytes", 0) if sent is not None else None
         mb = sent / 1e6 if sent is not None else None
         peak = r.get("renderer_peak_bytes")
+        over = (peak - base) / 2**20 if peak and base else None
+        # At or under an empty page's: the driver read a renderer that was not the engine's.
+        over = "missed" if over is not None and over <= 0 else f(over, 0)
         first = f"{f(r['first_pass_p50_ms'])} / {f(r['first_pass_p90_ms'])}" if "first_pass_p50_ms" in r else "-"
         lines.append(f"| {label(r)} | {th} | {f(r['p50_ms'])} | {f(r['p90_ms'])} | {f(ratio, 2) + 'x' if ratio else '-'} | {first} | {f(r['batch_texts_per_s'])} | "
                      f"{f(cold / 1e3 if cold else None, 2)} | {f(mb)} | "
-                     f"{f((peak - base) / 2**20 if peak and base else None, 0)} | {f(r.get('top10_agreement'), 3)} |")
+                     f"{over} | {f(r.get('top10_agreement'), 3)} |")
     return "\n".join(lines)
 
 
