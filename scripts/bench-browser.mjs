@@ -46,7 +46,8 @@ for (const cfg of configs) {
     r.files = served.files;
     // Chromium starts a few renderers per context and may put the page in a spare one started
     // earlier: the run's renderer is the one that spent the most CPU during it; the peak is the
-    // highest of every renderer alive now (the previous runs' have exited), so it cannot miss.
+    // highest of every renderer alive now (the previous runs' have exited). It can still miss:
+    // once the busiest renderer reported an empty page's VmHWM (the table then says "missed").
     const after = [...(await renderers())].map(([pid, cpu]) => [pid, cpu - (before.get(pid) ?? 0)]).sort((a, b) => b[1] - a[1]);
     renderer = after.length ? after[0][0] : null;
     r.renderer_cpu_s = after.length ? after[0][1] : null;
