@@ -152,6 +152,9 @@ def report(a):
         got = top10(v, pool)
         r["top10_agreement"] = float(np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got, want)]))
         r["min_cosine_to_native"] = float(np.min(np.sum(v * ref, axis=1) / np.linalg.norm(v, axis=1) / np.linalg.norm(ref, axis=1)))
+        # Largest change of any query-candidate score: how far apart two engines' near-ties can
+        # fall (the e2e's bias-matrix comparison tolerates this much; `bias-matrix --tolerance`).
+        r["max_score_diff_to_native"] = float(np.max(np.abs((v - ref) @ pool.T)))
         # Our engines and the 4-bit graph hold the very weights of the reference.
         if (r["engine"].startswith("ours") or r.get("model") == "model_q4.onnx") and r["top10_agreement"] < a.min_agreement:
             bad.append(f"{label(r)}: top-10 agreement {r['top10_agreement']:.3f} < {a.min_agreement}")

@@ -305,6 +305,25 @@ mod tests {
     }
 
     #[test]
+    fn a_matrix_band_spans_the_near_ties_only() {
+        let names = ["de".to_string(), "en".to_string()];
+        let langs = [1u16, 0, 1, 0, 0];
+        // Against the query [1, 0]: 0.9 above, then the answer 0.8 with a rival 1e-6 above it,
+        // the same answer in German (an exact tie, which stays one) and 0.5 below.
+        let pool = [0.9, 0.0, 0.800001, 0.0, 0.8, 0.0, 0.5, 0.0, 0.8, 0.0];
+        let q_langs = ["en".to_string()];
+        let exact = engine::language_matrix(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2]).unwrap();
+        assert_eq!(exact.ranks, [[Some(3)]]);
+        let both = engine::language_matrix(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2, 4]).unwrap();
+        let (low, high) = engine::language_matrix_band(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2, 4], 1e-5).unwrap();
+        assert_eq!((both.ranks, low.ranks, high.ranks), (vec![vec![Some(3), Some(3)]], vec![vec![Some(2), Some(2)]], vec![vec![Some(3), Some(3)]]));
+        let (low, high) = engine::language_matrix_band(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2], 1e-5).unwrap();
+        assert_eq!((low.ranks, high.ranks), (vec![vec![Some(2)]], vec![vec![Some(3)]]), "the rival is within the tolerance");
+        let (low, high) = engine::language_matrix_band(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2], 1e-7).unwrap();
+        assert_eq!((low.ranks, high.ranks), (exact.ranks.clone(), exact.ranks), "a gap of 1e-6 is no tie at 1e-7");
+    }
+
+    #[test]
     fn a_question_s_versions_come_sorted_and_must_agree() {
         let ex = |qid: &str, lang: &str, pool: Option<&str>, rel: &[u32]| Example {
             qid: qid.into(),
@@ -502,6 +521,40 @@ pub mod engine {
         lang_names: &[String],
         relevant: &[u32],
     ) -> Result<LanguageMatrix, String> {
+        matrix_ranked_by(queries, query_langs, vectors, langs, lang_names, relevant, |scores, s| 1 + scores.iter().filter(|&&x| x > s).count())
+    }
+
+    /// The range each cell of [`language_matrix`] can take when another engine's scores differ
+    /// from these by up to `tolerance / 2` each (float summation order: the browser's scores
+    /// differ from native ones by < 5e-7). (low, high): the ranks with every near-tie within
+    /// `tolerance` resolved for, then against, the answer; exact ties (the same text in two
+    /// languages, the same vector) stay ties. Deep in a pool of 25,000 a near-tie is common, so
+    /// an exact page-versus-native comparison would fail on float noise.
+    pub fn language_matrix_band(
+        queries: &[f32],
+        query_langs: &[String],
+        vectors: &[f32],
+        langs: &[u16],
+        lang_names: &[String],
+        relevant: &[u32],
+        tolerance: f32,
+    ) -> Result<(LanguageMatrix, LanguageMatrix), String> {
+        let matrix = |rank: &dyn Fn(&[f32], f32) -> usize| matrix_ranked_by(queries, query_langs, vectors, langs, lang_names, relevant, rank);
+        let low = matrix(&|scores, s| 1 + scores.iter().filter(|&&x| x > s + tolerance).count())?;
+        let high = matrix(&|scores, s| 1 + scores.iter().filter(|&&x| x != s && x > s - tolerance).count())?;
+        Ok((low, high))
+    }
+
+    /// Each cell is `rank(the row's scores, the answer's score)`.
+    fn matrix_ranked_by(
+        queries: &[f32],
+        query_langs: &[String],
+        vectors: &[f32],
+        langs: &[u16],
+        lang_names: &[String],
+        relevant: &[u32],
+        rank: impl Fn(&[f32], f32) -> usize,
+    ) -> Result<LanguageMatrix, String> {
         let n = query_langs.len();
         if n == 0 || queries.is_empty() || queries.len() % n != 0 {
             return Err(format!("{} query values are not one embedding for each of {n} languages", queries.len()));
@@ -513,8 +566,7 @@ pub mod engine {
             let cells: Vec<(&str, usize)> = relevant
                 .iter()
                 .map(|&r| {
-                    let s = scores[r as usize];
-                    (lang_names[langs[r as usize] as usize].as_str(), 1 + scores.iter().filter(|&&x| x > s).count())
+                    (lang_names[langs[r as usize] as usize].as_str(), rank(&scores, scores[r as usize]))
                 })
                 .collect();
             rows.push((lang.clone(), cells));

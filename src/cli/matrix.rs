@@ -28,6 +28,11 @@ pub struct MatrixArgs {
     /// Print the matrix as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// With --json, add `band`: each cell's lowest and highest rank when every score may move
+    /// by up to half this (another engine's float rounding; the page's scores differ from
+    /// native ones by < 5e-7), for comparing engines without failing on near-ties.
+    #[arg(long, requires = "json", value_parser = non_negative)]
+    tolerance: Option<f32>,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -58,7 +63,12 @@ pub fn bias_matrix(args: MatrixArgs) -> Result<(), CliError> {
     let vectors = page.pool_vectors(pool)?;
     let m = engine::language_matrix(&queries, &langs, &vectors, &cand_langs, &names, &versions[0].relevant).map_err(CliError::Bundle)?;
     if args.json {
-        writeln!(w, "{}", serde_json::to_string(&m).map_err(|e| CliError::json("the matrix", e))?).map_err(out)?;
+        let mut json = serde_json::to_value(&m).map_err(|e| CliError::json("the matrix", e))?;
+        if let Some(tolerance) = args.tolerance {
+            let (low, high) = engine::language_matrix_band(&queries, &langs, &vectors, &cand_langs, &names, &versions[0].relevant, tolerance).map_err(CliError::Bundle)?;
+            json["band"] = serde_json::json!({ "tolerance": tolerance, "low": low.ranks, "high": high.ranks });
+        }
+        writeln!(w, "{json}").map_err(out)?;
     } else {
         write_table(&mut w, &m).map_err(out)?;
         eprintln!("question {qid}, {} model {}, pool {pool} of {} candidates", args.assets.display(), page.model.name, cand_langs.len());
@@ -84,4 +94,11 @@ fn write_table(w: &mut impl Write, m: &LanguageMatrix) -> std::io::Result<()> {
     let (own, other) = m.median_ranks();
     let f = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into());
     writeln!(w, "own language first in {first} of {with_own} rows; median rank own {} / other {}; mean bias {}", f(own), f(other), f(m.mean_bias()))
+}
+
+fn non_negative(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(t) if t >= 0.0 && t.is_finite() => Ok(t),
+        _ => Err(format!("{s:?} is not a finite number >= 0 (a score difference, e.g. 1e-5)")),
+    }
 }
