@@ -3,10 +3,11 @@ the native rows (native onnxruntime on the same ONNX graphs; our CLI), and the r
 agreement of every engine's query vectors with our native ranking on the bundle's MKQA-R pool,
 and the table.
 
-    python bench_browser.py queries --texts T.txt --warmup W --batch 32 --batches B --tokenizer J --out Q.json
+    python bench_browser.py queries --texts T.txt --passages P.txt --warmup W --batch 32 --batches B \
+        --tokenizer J --out Q.json
     python bench_browser.py native --queries Q.json --graph NAME=PATH ... --bin hybrid-ir --out N.json
     python bench_browser.py report --queries Q.json --browser B.json --native N.json \\
-        --reference R.npy --pool P.npy --meta M.json --out results/bench/browser.json
+        --reference R.npy --passage-reference PR.npy --pool P.npy --meta M.json --out results/bench/browser.json
 Numbers are measured here; nothing is typed in."""
 import argparse
 import json
@@ -22,6 +23,7 @@ import numpy as np
 
 GRAPH_NAMES = {"model_q4.onnx": "4-bit graph", "model_int8.onnx": "int8 graph (transformers.js recipe)"}
 MAX_LEN_QUERY = 64  # EncoderConfig::max_len_query
+MAX_LEN_PASSAGE = 128  # EncoderConfig::max_len_passage
 SEP_ID = 2
 
 
@@ -33,15 +35,29 @@ def pct(xs, p):
 def queries(a):
     from tokenizers import Tokenizer
 
-    texts = [t for t in open(a.texts, encoding="utf-8").read().split("\n") if t.strip()]
     tok = Tokenizer.from_file(a.tokenizer)
     tok.no_truncation()
     tok.no_padding()
-    ids = []
-    for t in texts:
-        row = tok.encode("query: " + t).ids
-        ids.append(row if len(row) <= MAX_LEN_QUERY else row[:MAX_LEN_QUERY - 1] + [SEP_ID])
-    json.dump({"texts": texts, "ids": ids, "warmup": a.warmup, "batch": a.batch, "batches": a.batches}, open(a.out, "w"), ensure_ascii=False)
+
+    def read(path, prefix, max_len):
+        texts = [t for t in open(path, encoding="utf-8").read().split("\n") if t.strip()]
+        ids = []
+        for t in texts:
+            row = tok.encode(prefix + t).ids
+            ids.append(row if len(row) <= max_len else row[:max_len - 1] + [SEP_ID])
+        return texts, ids
+
+    texts, ids = read(a.texts, "query: ", MAX_LEN_QUERY)
+    p_texts, p_ids = read(a.passages, "passage: ", MAX_LEN_PASSAGE)
+    passages = {"texts": p_texts, "ids": p_ids, "batch": a.passage_batch, "mean_tokens": statistics.fmean(map(len, p_ids)) if p_ids else None}
+    json.dump({"texts": texts, "ids": ids, "warmup": a.warmup, "batch": a.batch, "batches": a.batches, "passages": passages},
+              open(a.out, "w"), ensure_ascii=False)
+
+
+def passage_batches(q):
+    """Every whole batch of the passages (the harness measures the same ones)."""
+    b = q["passages"]["batch"]
+    return [list(range(i, i + b)) for i in range(0, len(q["passages"]["texts"]) - b + 1, b)]
 
 
 def measured(q):
@@ -74,13 +90,13 @@ def ort_rows(q, name, path, threads):
     s = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     init_ms = (time.perf_counter() - t0) * 1e3
 
-    def run(rows):
-        n = max(len(q["ids"][i]) for i in rows)
+    def run(rows, source=q["ids"]):
+        n = max(len(source[i]) for i in rows)
         ids = np.ones((len(rows), n), dtype=np.int64)
         mask = np.zeros((len(rows), n), dtype=np.int64)
         for r, i in enumerate(rows):
-            ids[r, :len(q["ids"][i])] = q["ids"][i]
-            mask[r, :len(q["ids"][i])] = 1
+            ids[r, :len(source[i])] = source[i]
+            mask[r, :len(source[i])] = 1
         return s.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0]
 
     for i in range(q["warmup"]):
@@ -91,8 +107,10 @@ def ort_rows(q, name, path, threads):
         vectors.append(run([i])[0].tolist())
         lat.append((time.perf_counter() - t) * 1e3)
     per_s = throughput(batches(q), run, q["batch"])
+    p_per_s = throughput(passage_batches(q), lambda rows: run(rows, q["passages"]["ids"]), q["passages"]["batch"])
     return {"engine": "ort-native", "model": name, "threads": threads, "init_ms": init_ms, "p50_ms": pct(lat, 0.5), "p90_ms": pct(lat, 0.9),
-            "mean_ms": statistics.fmean(lat), "batch": q["batch"], "batch_texts_per_s": per_s, "vectors": vectors}
+            "mean_ms": statistics.fmean(lat), "batch": q["batch"], "batch_texts_per_s": per_s,
+            "passage_batch": q["passages"]["batch"], "passage_texts_per_s": p_per_s, "vectors": vectors}
 
 
 def ours_rows(q, bin_path, threads):
@@ -113,8 +131,16 @@ def ours_rows(q, bin_path, threads):
             r = subprocess.run([bin_path, "encode", "--as", "query", "--input", texts, "--output", os.path.join(d, "b.npy"),
                                 "--batch-size", str(q["batch"]), "--workers", str(threads)], env=env, check=True, capture_output=True, text=True)
             per_s = float(re.search(r"\(([0-9.]+) texts/s", r.stderr).group(1))
+        p_per_s = None
+        rows = [i for b in passage_batches(q) for i in b]
+        if rows:
+            open(texts, "w", encoding="utf-8").write("\n".join(q["passages"]["texts"][i] for i in rows) + "\n")
+            r = subprocess.run([bin_path, "encode", "--as", "passage", "--input", texts, "--output", os.path.join(d, "p.npy"),
+                                "--batch-size", str(q["passages"]["batch"]), "--workers", str(threads)], env=env, check=True, capture_output=True, text=True)
+            p_per_s = float(re.search(r"\(([0-9.]+) texts/s", r.stderr).group(1))
     return {"engine": "ours-native", "threads": threads, "p50_ms": pct(lat, 0.5), "p90_ms": pct(lat, 0.9), "mean_ms": statistics.fmean(lat),
-            "batch": q["batch"], "batch_texts_per_s": per_s, "vectors": vectors.tolist()}
+            "batch": q["batch"], "batch_texts_per_s": per_s, "passage_batch": q["passages"]["batch"], "passage_texts_per_s": p_per_s,
+            "vectors": vectors.tolist()}
 
 
 def native(a):
@@ -140,11 +166,22 @@ def report(a):
     ref = np.load(a.reference)
     pool = np.load(a.pool)
     want = top10(ref, pool)
+    p_ref = np.load(a.passage_reference) if a.passage_reference else None
     rows = json.load(open(a.browser)) + json.load(open(a.native))
     bad = []
     for r in rows:
         if r.get("engine") == "none":
             continue
+        # Passage batches: the vectors must be the passages' (role, length cut), not just fast.
+        pv = np.asarray(r.pop("passage_vectors", None) or [], dtype=np.float32)
+        if p_ref is not None and len(pv):
+            if pv.shape != p_ref.shape:
+                bad.append(f"{label(r)}: {pv.shape} passage vectors for {p_ref.shape} reference ones")
+            else:
+                cos = np.sum(pv * p_ref, axis=1) / np.linalg.norm(pv, axis=1) / np.linalg.norm(p_ref, axis=1)
+                r["passage_min_cosine_to_native"] = float(np.min(cos))
+                if (r["engine"].startswith("ours") or r.get("model") == "model_q4.onnx") and r["passage_min_cosine_to_native"] < 0.999:
+                    bad.append(f"{label(r)}: passage vectors' least cosine to native {r['passage_min_cosine_to_native']:.4f} < 0.999")
         v = np.asarray(r.pop("vectors", None) or [], dtype=np.float32)
         if v.shape != ref.shape:
             bad.append(f"{label(r)}: {v.shape} vectors for {ref.shape} reference ones")
@@ -158,7 +195,9 @@ def report(a):
         # Our engines and the 4-bit graph hold the very weights of the reference.
         if (r["engine"].startswith("ours") or r.get("model") == "model_q4.onnx") and r["top10_agreement"] < a.min_agreement:
             bad.append(f"{label(r)}: top-10 agreement {r['top10_agreement']:.3f} < {a.min_agreement}")
-    out = {**json.load(open(a.meta)), "queries": len(measured(q)), "warmup": q["warmup"], "pool_size": int(len(pool)), "runs": rows}
+    pq = q.get("passages")
+    passages = {"texts": len(pq["texts"]), "batch": pq["batch"], "mean_tokens": pq["mean_tokens"]} if pq else None
+    out = {**json.load(open(a.meta)), "queries": len(measured(q)), "warmup": q["warmup"], "passages": passages, "pool_size": int(len(pool)), "runs": rows}
     tmp = a.out + ".partial"
     json.dump(out, open(tmp, "w"), indent=1)
     os.replace(tmp, a.out)
@@ -185,8 +224,11 @@ def table(out):
     anchor = {(r["model"], r["threads"]): r["p50_ms"] for r in runs if r["engine"] == "ort"}
     base = next((r for r in out["runs"] if r.get("engine") == "none"), {}).get("renderer_peak_bytes")
     f = lambda v, d=1: "-" if v is None else f"{v:,.{d}f}"
-    lines = ["| engine | threads | p50 ms | p90 ms | vs ORT-web 4-bit p50 | first pass p50 / p90 ms | batch-32 texts/s | cold start s | MB to the first vector (search index excluded) | peak MiB over an empty page | top-10 agreement |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    pq = out.get("passages")
+    lines = [f"Passages: {pq['texts']} XQuAD-R sentences, {pq['mean_tokens']:.0f} tokens on average.\n"] if pq else []
+    qb = next((r["batch"] for r in runs if r.get("batch")), 32)
+    lines += [f"| engine | threads | p50 ms | p90 ms | vs ORT-web 4-bit p50 | first pass p50 / p90 ms | batch-{qb} queries/s | {f"batch-{pq['batch']} " if pq else ''}passages/s | cold start s | MB to the first vector (search index excluded) | peak MiB over an empty page | top-10 agreement |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         th = r.get("threads", 1)
         ratio = r["p50_ms"] / anchor[("model_q4.onnx", th)] if ("model_q4.onnx", th) in anchor and r["engine"] in ("ours", "ort") else None
@@ -199,7 +241,7 @@ def table(out):
         # At or under an empty page's: the driver read a renderer that was not the engine's.
         over = "missed" if over is not None and over <= 0 else f(over, 0)
         first = f"{f(r['first_pass_p50_ms'])} / {f(r['first_pass_p90_ms'])}" if "first_pass_p50_ms" in r else "-"
-        lines.append(f"| {label(r)} | {th} | {f(r['p50_ms'])} | {f(r['p90_ms'])} | {f(ratio, 2) + 'x' if ratio else '-'} | {first} | {f(r['batch_texts_per_s'])} | "
+        lines.append(f"| {label(r)} | {th} | {f(r['p50_ms'])} | {f(r['p90_ms'])} | {f(ratio, 2) + 'x' if ratio else '-'} | {first} | {f(r['batch_texts_per_s'])} | {f(r.get('passage_texts_per_s'))} | "
                      f"{f(cold / 1e3 if cold else None, 2)} | {f(mb)} | "
                      f"{over} | {f(r.get('top10_agreement'), 3)} |")
     return "\n".join(lines)
@@ -211,6 +253,8 @@ def main():
     p = sub.add_parser("queries")
     p.add_argument("--texts", required=True)
     p.add_argument("--tokenizer", required=True)
+    p.add_argument("--passages", required=True, help="passage texts, one per line, for batch throughput")
+    p.add_argument("--passage-batch", type=int, default=32)
     p.add_argument("--warmup", type=int, default=8)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--batches", type=int, default=4)
@@ -224,6 +268,7 @@ def main():
     p = sub.add_parser("report")
     for k in ("queries", "browser", "native", "reference", "pool", "meta", "out"):
         p.add_argument(f"--{k}", required=True)
+    p.add_argument("--passage-reference", help="native vectors of the passages, in order (.npy)")
     p.add_argument("--min-agreement", type=float, default=0.9, help="least top-10 agreement of the engines with the reference's weights")
     p = sub.add_parser("table")
     p.add_argument("report")
