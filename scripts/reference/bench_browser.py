@@ -227,7 +227,8 @@ def table(out):
     pq = out.get("passages")
     lines = [f"Passages: {pq['texts']} XQuAD-R sentences, {pq['mean_tokens']:.0f} tokens on average.\n"] if pq else []
     qb = next((r["batch"] for r in runs if r.get("batch")), 32)
-    lines += [f"| engine | threads | p50 ms | p90 ms | vs ORT-web 4-bit p50 | first pass p50 / p90 ms | batch-{qb} queries/s | {f"batch-{pq['batch']} " if pq else ''}passages/s | cold start s | MB to the first vector (search index excluded) | peak MiB over an empty page | top-10 agreement |",
+    pb = f"batch-{pq['batch']} " if pq else ""
+    lines += [f"| engine | threads | p50 ms | p90 ms | vs ORT-web 4-bit p50 | first pass p50 / p90 ms | batch-{qb} queries/s | {pb}passages/s | cold start s | MB to the first vector (search index excluded) | peak MiB over an empty page | top-10 agreement |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         th = r.get("threads", 1)
