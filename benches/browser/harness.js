@@ -3,7 +3,8 @@
 //   {engine: 'ours', build}          our inference worker (../ours-<build>/hybrid-ir-worker_loader.js),
 //                                    Burn Flex on one wasm thread, texts in (it tokenises itself)
 //   {engine: 'ort', model, threads}  onnxruntime-web's wasm backend (./ort-worker.mjs) on an ONNX
-//                                    graph of the same model, token ids in (tokenised beforehand)
+//                                    graph of the same model, token ids in (tokenised beforehand),
+//                                    a call of many texts split as our worker splits it
 // Input (./queries.json): texts, their token ids, how many leading ones warm up unmeasured; and
 // passages (XQuAD-R sentences, the page's long texts) with their ids, for passage batches.
 // Output: cold-start parts, per-query wall latency (first and warm pass), batch-32 throughput of
@@ -68,11 +69,26 @@ async function startOrt(cfg, q) {
   const ask = channel(worker, data => (data.type === 'error' ? { id: data.id ?? 'any', error: data.message } : data));
   const ready = await ask('ready', { type: 'load', id: 'ready', model: `../onnx/${cfg.model}`, threads: cfg.threads });
   let next = 1;
-  const embed = async (rows, passages = false) => {
+  const run = async ids => {
     const id = next++;
+    return ask(id, { type: 'embed', id, ids });
+  };
+  // A call of many texts runs as our worker runs it: sorted by length into batches of
+  // q.sub_batch (less padding), vectors back in the caller's order.
+  const embed = async (rows, passages = false) => {
+    const source = passages ? q.passages.ids : q.ids;
     const t = now();
-    const r = await ask(id, { type: 'embed', id, ids: rows.map(i => (passages ? q.passages.ids : q.ids)[i]) });
-    return { ms: now() - t, vectors: r.vectors, engine_ms: r.run_ms };
+    const order = [...rows.keys()].sort((a, b) => source[rows[a]].length - source[rows[b]].length);
+    let vectors = null, engine_ms = 0;
+    for (let s = 0; s < order.length; s += q.sub_batch) {
+      const part = order.slice(s, s + q.sub_batch);
+      const r = await run(part.map(k => source[rows[k]]));
+      const dim = r.vectors.length / part.length;
+      vectors ??= new Float32Array(rows.length * dim);
+      part.forEach((k, j) => vectors.set(r.vectors.subarray(j * dim, (j + 1) * dim), k * dim));
+      engine_ms += r.run_ms;
+    }
+    return { ms: now() - t, vectors, engine_ms };
   };
   return { worker, embed, cold: { download_ms: ready.download_ms, init_ms: ready.init_ms } };
 }
