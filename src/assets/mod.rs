@@ -419,8 +419,11 @@ pub mod engine {
         missing
     }
 
-    pub fn add_shard(words: &mut WordTable, shards: &WordShards, shard: usize, bytes: &[u8]) -> Result<(), String> {
-        words.insert_rows(shards.first_row(shard), bytes).map_err(|e| format!("word shard {shard}: {e}"))
+    /// Adds fetched shards (index, bytes) to `words`, rebuilding the table once for all of them.
+    pub fn add_shards(words: &mut WordTable, shards: &WordShards, fetched: &[(usize, Vec<u8>)]) -> Result<(), String> {
+        let runs: Vec<(u32, &[u8])> = fetched.iter().map(|(i, b)| (shards.first_row(*i), b.as_slice())).collect();
+        let names = || fetched.iter().map(|(i, _)| i.to_string()).collect::<Vec<_>>().join(", ");
+        words.insert_row_runs(&runs).map_err(|e| format!("word shards {}: {e}", names()))
     }
 
     /// The encoder of one model of the bundle; `delta` = (layers, manifest) bytes for a

@@ -66,12 +66,14 @@ impl PageEngine {
             ids.extend(self.encoder.tokenizer.encode(t, role, max_len).map_err(EncodeError::from)?.0);
         }
         let shards = &self.manifest.words;
+        let mut fetched = Vec::new();
         for i in engine::missing_shards(&self.words, shards, &ids) {
             let entry = shards.entry(i).ok_or_else(|| CliError::Bundle(format!("word shard {i} is not in the manifest")))?;
             let bytes = read_checked(&self.dir, &entry)?;
             self.shard_bytes_read += bytes.len() as u64;
-            engine::add_shard(&mut self.words, shards, i, &bytes).map_err(CliError::Usage)?;
+            fetched.push((i, bytes));
         }
+        engine::add_shards(&mut self.words, shards, &fetched).map_err(CliError::Usage)?;
         self.encoder.words = self.words.clone();
         Ok(())
     }

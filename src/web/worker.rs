@@ -308,11 +308,12 @@ async fn add_checkpoint(id: u64, manifest: &[u8], layers: &[u8], pool_name: &str
 async fn load_words(shared: &Shared, ids: &[u32]) -> Result<u64, String> {
     let missing = engine::missing_shards(&shared.words.borrow(), &shared.manifest.words, ids);
     let mut timings = LoadTimings::default();
+    let mut fetched = Vec::with_capacity(missing.len());
     for i in missing {
         let entry = shared.manifest.words.entry(i).ok_or_else(|| format!("word shard {i} is not in the manifest"))?;
-        let bytes = fetch_entry(&shared.assets, &entry, "word table", &mut timings).await?;
-        engine::add_shard(&mut shared.words.borrow_mut(), &shared.manifest.words, i, &bytes)?;
+        fetched.push((i, fetch_entry(&shared.assets, &entry, "word table", &mut timings).await?));
     }
+    engine::add_shards(&mut shared.words.borrow_mut(), &shared.manifest.words, &fetched)?;
     Ok(timings.bytes - timings.from_cache)
 }
 
