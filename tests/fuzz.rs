@@ -523,12 +523,19 @@ fn fuzz_worker_messages() {
         |(n_q, queries, vectors, langs, n_names, relevant)| {
             let q_langs: Vec<String> = (0..n_q).map(|i| format!("l{i}")).collect();
             let names: Vec<String> = (0..n_names).map(|i| format!("l{i}")).collect();
-            match engine::language_matrix(&queries, &q_langs, &vectors, &langs, &names, &relevant) {
+            let question = engine::MatrixQuestion { queries: &queries, query_langs: &q_langs, vectors: &vectors, langs: &langs, lang_names: &names, relevant: &relevant };
+            match question.matrix() {
                 Ok(m) => {
                     let rows = vectors.len() / (queries.len() / n_q);
                     prop_assert_eq!(m.ranks.len(), n_q);
                     prop_assert!(m.ranks.iter().flatten().flatten().all(|&r| r >= 1 && r <= rows));
                     prop_assert!(m.answer_langs.iter().all(|a| names.contains(a)));
+                    // Its float band holds every cell: low <= rank <= high.
+                    let (low, high) = question.band(0.05).unwrap();
+                    let cells = |m: &hybrid_ir::metrics::LanguageMatrix| m.ranks.iter().flatten().copied().collect::<Vec<_>>();
+                    for ((l, r), h) in cells(&low).into_iter().zip(cells(&m)).zip(cells(&high)) {
+                        prop_assert!(l <= r && r <= h, "{:?} <= {:?} <= {:?}", l, r, h);
+                    }
                 }
                 Err(e) => prop_assert!(!e.is_empty()),
             }

@@ -279,6 +279,11 @@ pub fn decode_int8(bytes: &[u8], file: &str) -> Result<(Vec<f32>, usize), String
 mod tests {
     use super::*;
 
+    /// A [`engine::MatrixQuestion`] from positional parts, to keep the tests short.
+    fn mq<'a>(queries: &'a [f32], query_langs: &'a [String], vectors: &'a [f32], langs: &'a [u16], lang_names: &'a [String], relevant: &'a [u32]) -> engine::MatrixQuestion<'a> {
+        engine::MatrixQuestion { queries, query_langs, vectors, langs, lang_names, relevant }
+    }
+
     #[test]
     fn language_matrix_ranks_each_version_of_a_question() {
         let texts = PoolTexts {
@@ -291,17 +296,17 @@ mod tests {
         let pool = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8, 0.8, 0.6];
         let queries = [1.0, 0.0, 0.0, 1.0];
         let q_langs = ["en".to_string(), "de".to_string()];
-        let m = engine::language_matrix(&queries, &q_langs, &pool, &langs, &names, &[0, 1]).unwrap();
+        let m = mq(&queries, &q_langs, &pool, &langs, &names, &[0, 1]).matrix().unwrap();
         assert_eq!(m.answer_langs, ["de", "en"]);
         assert_eq!(m.ranks, [[Some(4), Some(1)], [Some(1), Some(4)]]);
         assert_eq!(m.own_language_first(), (2, 2));
         // Candidates 2 and 3 made identical: a tie shares the better rank.
         let tied = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8, 0.6, 0.8];
-        let m = engine::language_matrix(&[0.6, 0.8], &q_langs[..1], &tied, &langs, &names, &[2, 3]).unwrap();
+        let m = mq(&[0.6, 0.8], &q_langs[..1], &tied, &langs, &names, &[2, 3]).matrix().unwrap();
         assert_eq!(m.ranks, [[Some(1), Some(1)]]);
-        assert!(engine::language_matrix(&queries[..3], &q_langs, &pool, &langs, &names, &[0]).is_err());
-        assert!(engine::language_matrix(&queries, &q_langs, &pool, &langs, &names, &[4]).is_err(), "a candidate outside the pool");
-        assert!(engine::language_matrix(&[], &[], &pool, &langs, &names, &[0]).is_err());
+        assert!(mq(&queries[..3], &q_langs, &pool, &langs, &names, &[0]).matrix().is_err());
+        assert!(mq(&queries, &q_langs, &pool, &langs, &names, &[4]).matrix().is_err(), "a candidate outside the pool");
+        assert!(mq(&[], &[], &pool, &langs, &names, &[0]).matrix().is_err());
     }
 
     #[test]
@@ -312,14 +317,14 @@ mod tests {
         // the same answer in German (an exact tie, which stays one) and 0.5 below.
         let pool = [0.9, 0.0, 0.800001, 0.0, 0.8, 0.0, 0.5, 0.0, 0.8, 0.0];
         let q_langs = ["en".to_string()];
-        let exact = engine::language_matrix(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2]).unwrap();
+        let exact = mq(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2]).matrix().unwrap();
         assert_eq!(exact.ranks, [[Some(3)]]);
-        let both = engine::language_matrix(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2, 4]).unwrap();
-        let (low, high) = engine::language_matrix_band(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2, 4], 1e-5).unwrap();
+        let both = mq(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2, 4]).matrix().unwrap();
+        let (low, high) = mq(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2, 4]).band(1e-5).unwrap();
         assert_eq!((both.ranks, low.ranks, high.ranks), (vec![vec![Some(3), Some(3)]], vec![vec![Some(2), Some(2)]], vec![vec![Some(3), Some(3)]]));
-        let (low, high) = engine::language_matrix_band(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2], 1e-5).unwrap();
+        let (low, high) = mq(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2]).band(1e-5).unwrap();
         assert_eq!((low.ranks, high.ranks), (vec![vec![Some(2)]], vec![vec![Some(3)]]), "the rival is within the tolerance");
-        let (low, high) = engine::language_matrix_band(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2], 1e-7).unwrap();
+        let (low, high) = mq(&[1.0, 0.0], &q_langs, &pool, &langs, &names, &[2]).band(1e-7).unwrap();
         assert_eq!((low.ranks, high.ranks), (exact.ranks.clone(), exact.ranks), "a gap of 1e-6 is no tie at 1e-7");
     }
 
@@ -511,69 +516,57 @@ pub mod engine {
         Ok(vectors.chunks_exact(dim).map(|row| row.iter().zip(query).map(|(a, b)| a * b).sum()).collect())
     }
 
-    /// The [`LanguageMatrix`] of one question asked in several languages: `queries` holds one
-    /// embedding per row of `query_langs` (row-major); `lang_names` names the pool's language
-    /// indices ([`pool_langs`]). A cell is 1 + the number of candidates scoring strictly
-    /// higher: the same answer written alike in several languages ("Luke Evans") scores the
-    /// same for each, and so shares one rank instead of being told apart by candidate id.
-    pub fn language_matrix(
-        queries: &[f32],
-        query_langs: &[String],
-        vectors: &[f32],
-        langs: &[u16],
-        lang_names: &[String],
-        relevant: &[u32],
-    ) -> Result<LanguageMatrix, String> {
-        matrix_ranked_by(queries, query_langs, vectors, langs, lang_names, relevant, |scores, s| 1 + scores.iter().filter(|&&x| x > s).count())
+    /// One question asked in several languages, against a pool: `queries` holds one embedding
+    /// per row of `query_langs` (row-major); `langs` are the pool rows' language indices, named
+    /// by `lang_names` ([`pool_langs`]); `relevant` the question's answers in the pool.
+    pub struct MatrixQuestion<'a> {
+        pub queries: &'a [f32],
+        pub query_langs: &'a [String],
+        pub vectors: &'a [f32],
+        pub langs: &'a [u16],
+        pub lang_names: &'a [String],
+        pub relevant: &'a [u32],
     }
 
-    /// The range each cell of [`language_matrix`] can take when another engine's scores differ
-    /// from these by up to `tolerance / 2` each (float summation order: the browser's scores
-    /// differ from native ones by < 5e-7). (low, high): the ranks with every near-tie within
-    /// `tolerance` resolved for, then against, the answer; exact ties (the same text in two
-    /// languages, the same vector) stay ties. Deep in a pool of 25,000 a near-tie is common, so
-    /// an exact page-versus-native comparison would fail on float noise.
-    pub fn language_matrix_band(
-        queries: &[f32],
-        query_langs: &[String],
-        vectors: &[f32],
-        langs: &[u16],
-        lang_names: &[String],
-        relevant: &[u32],
-        tolerance: f32,
-    ) -> Result<(LanguageMatrix, LanguageMatrix), String> {
-        let matrix = |rank: &dyn Fn(&[f32], f32) -> usize| matrix_ranked_by(queries, query_langs, vectors, langs, lang_names, relevant, rank);
-        let low = matrix(&|scores, s| 1 + scores.iter().filter(|&&x| x > s + tolerance).count())?;
-        let high = matrix(&|scores, s| 1 + scores.iter().filter(|&&x| x != s && x > s - tolerance).count())?;
-        Ok((low, high))
-    }
+    impl MatrixQuestion<'_> {
+        /// Its [`LanguageMatrix`]. A cell is 1 + the number of candidates scoring strictly
+        /// higher: the same answer written alike in several languages ("Luke Evans") scores the
+        /// same for each, and so shares one rank instead of being told apart by candidate id.
+        pub fn matrix(&self) -> Result<LanguageMatrix, String> {
+            self.ranked_by(|scores, s| 1 + scores.iter().filter(|&&x| x > s).count())
+        }
 
-    /// Each cell is `rank(the row's scores, the answer's score)`.
-    fn matrix_ranked_by(
-        queries: &[f32],
-        query_langs: &[String],
-        vectors: &[f32],
-        langs: &[u16],
-        lang_names: &[String],
-        relevant: &[u32],
-        rank: impl Fn(&[f32], f32) -> usize,
-    ) -> Result<LanguageMatrix, String> {
-        let n = query_langs.len();
-        if n == 0 || queries.is_empty() || queries.len() % n != 0 {
-            return Err(format!("{} query values are not one embedding for each of {n} languages", queries.len()));
+        /// The range each cell of [`Self::matrix`] can take when another engine's scores differ
+        /// from these by up to `tolerance / 2` each (float summation order: the page's scores
+        /// differ from native ones by at most 1.5e-7, bench-browser's `max_score_diff_to_native`).
+        /// (low, high): the ranks with every near-tie within `tolerance` resolved for, then
+        /// against, the answer; exact ties (the same text in two languages, the same vector)
+        /// stay ties. Deep in a pool of 25,000 a near-tie is common, so an exact page-versus-
+        /// native comparison would fail on float noise.
+        pub fn band(&self, tolerance: f32) -> Result<(LanguageMatrix, LanguageMatrix), String> {
+            let low = self.ranked_by(|scores, s| 1 + scores.iter().filter(|&&x| x > s + tolerance).count())?;
+            let high = self.ranked_by(|scores, s| 1 + scores.iter().filter(|&&x| x != s && x > s - tolerance).count())?;
+            Ok((low, high))
         }
-        let dim = queries.len() / n;
-        let mut rows = Vec::with_capacity(n);
-        for (q, lang) in queries.chunks_exact(dim).zip(query_langs) {
-            let scores = scores(q, vectors, langs, lang_names.len(), relevant)?;
-            let cells: Vec<(&str, usize)> = relevant
-                .iter()
-                .map(|&r| {
-                    (lang_names[langs[r as usize] as usize].as_str(), rank(&scores, scores[r as usize]))
-                })
-                .collect();
-            rows.push((lang.clone(), cells));
+
+        /// Each cell is `rank(the row's scores, the answer's score)`.
+        fn ranked_by(&self, rank: impl Fn(&[f32], f32) -> usize) -> Result<LanguageMatrix, String> {
+            let (queries, relevant, langs, lang_names) = (self.queries, self.relevant, self.langs, self.lang_names);
+            let n = self.query_langs.len();
+            if n == 0 || queries.is_empty() || queries.len() % n != 0 {
+                return Err(format!("{} query values are not one embedding for each of {n} languages", queries.len()));
+            }
+            let dim = queries.len() / n;
+            let mut rows = Vec::with_capacity(n);
+            for (q, lang) in queries.chunks_exact(dim).zip(self.query_langs) {
+                let scores = scores(q, self.vectors, langs, lang_names.len(), relevant)?;
+                let cells: Vec<(&str, usize)> = relevant
+                    .iter()
+                    .map(|&r| (lang_names[langs[r as usize] as usize].as_str(), rank(&scores, scores[r as usize])))
+                    .collect();
+                rows.push((lang.clone(), cells));
+            }
+            Ok(LanguageMatrix::new(rows))
         }
-        Ok(LanguageMatrix::new(rows))
     }
 }

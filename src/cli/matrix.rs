@@ -61,11 +61,12 @@ pub fn bias_matrix(args: MatrixArgs) -> Result<(), CliError> {
     let queries = page.encode(&texts, crate::tokenize::Role::Query, |_| {})?;
     let (cand_langs, names) = engine::pool_langs(&page.pool_texts(pool)?);
     let vectors = page.pool_vectors(pool)?;
-    let m = engine::language_matrix(&queries, &langs, &vectors, &cand_langs, &names, &versions[0].relevant).map_err(CliError::Bundle)?;
+    let question = engine::MatrixQuestion { queries: &queries, query_langs: &langs, vectors: &vectors, langs: &cand_langs, lang_names: &names, relevant: &versions[0].relevant };
+    let m = question.matrix().map_err(CliError::Bundle)?;
     if args.json {
         let mut json = serde_json::to_value(&m).map_err(|e| CliError::json("the matrix", e))?;
         if let Some(tolerance) = args.tolerance {
-            let (low, high) = engine::language_matrix_band(&queries, &langs, &vectors, &cand_langs, &names, &versions[0].relevant, tolerance).map_err(CliError::Bundle)?;
+            let (low, high) = question.band(tolerance).map_err(CliError::Bundle)?;
             json["band"] = serde_json::json!({ "tolerance": tolerance, "low": low.ranks, "high": high.ranks });
         }
         writeln!(w, "{json}").map_err(out)?;

@@ -461,7 +461,7 @@ async fn matrix(model: &str, pool_name: &str, queries: &[(String, String)], rele
     let texts: Vec<&str> = queries.iter().map(|(_, t)| t.trim()).collect();
     let q = encode_queries(&shared, &loaded, &texts).await?;
     let langs: Vec<String> = queries.iter().map(|(l, _)| l.clone()).collect();
-    let m = engine::language_matrix(&q.data, &langs, &vectors, &p.langs, &p.names, relevant)?;
+    let m = engine::MatrixQuestion { queries: &q.data, query_langs: &langs, vectors: &vectors, langs: &p.langs, lang_names: &p.names, relevant }.matrix()?;
     Ok((m, q.encode_ms, q.tokens))
 }
 
