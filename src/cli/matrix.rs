@@ -30,7 +30,8 @@ pub struct MatrixArgs {
     json: bool,
     /// With --json, add `band`: each cell's lowest and highest rank when every score may move
     /// by up to half this (another engine's float rounding; the page's scores differ from
-    /// native ones by < 5e-7), for comparing engines without failing on near-ties.
+    /// native ones by at most 1.5e-7, bench-browser's `max_score_diff_to_native`), for
+    /// comparing engines without failing on near-ties.
     #[arg(long, requires = "json", value_parser = non_negative)]
     tolerance: Option<f32>,
     #[command(flatten)]
