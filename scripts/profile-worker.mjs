@@ -13,7 +13,7 @@ const browser = await chromium.launch({
 });
 const page = await browser.newPage();
 page.on('console', m => { if (m.type() === 'error') console.error(`  [console] ${m.text()}`); });
-await page.goto(`${base}/profile.html`);
+await page.goto(`${base}/bench/profile.html`);
 await page.waitForFunction(() => window.ready === true);
 writeFileSync(out, JSON.stringify(await page.evaluate(() => window.run())));
 await browser.close();

@@ -55,7 +55,7 @@ async function startOurs(cfg, q) {
     const t = now();
     const texts = rows.map(i => (passages ? q.passages.texts : q.texts)[i]);
     const r = await ask(id, { Embed: { id, model: cfg.model, texts, role: passages ? 'passage' : 'query' } });
-    return { ms: now() - t, vectors: Float32Array.from(r.vectors), engine_ms: r.encode_ms, prepare_ms: r.prepare_ms, worker_ms: r.worker_ms };
+    return { ms: now() - t, vectors: Float32Array.from(r.vectors), engine_ms: r.encode_ms, prepare_ms: r.prepare_ms, worker_ms: r.worker_ms, tokens: r.tokens };
   };
   return {
     worker, embed,
