@@ -22,8 +22,8 @@ use crate::tokenize::{Role, TextTokenizer, TokenBatch};
 /// gather, forward pass, pooling). Embedding caches are keyed by it next to the model hash, so
 /// a change to the encoder's numerics can never reuse vectors computed before it: bump it with
 /// any such change. 3: the CPU's vectorised erf GELU (`model::activation`; vectors move by at
-/// most ~1.3e-7).
-pub const PIPELINE_VERSION: u32 = 3;
+/// most ~1.3e-7). 4: the CPU's own attention kernel (`model::attention`, polynomial exp).
+pub const PIPELINE_VERSION: u32 = 4;
 
 /// Embeddings of a list of texts, row-major `[n, dim]`, in input order.
 #[derive(Debug, Clone, PartialEq)]

@@ -42,16 +42,13 @@ pub fn gelu_in_place(values: &mut [f32]) {
 
 /// Exact GELU: the vectorised path on the CPU (Flex, no autodiff, f32), Burn's elsewhere.
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    #[cfg(feature = "flex")]
-    {
+    if super::runs_cpu_kernels(&x) {
         let device = x.device();
-        if !device.is_autodiff() && device == burn::tensor::Device::flex() && x.dtype() == burn::tensor::DType::F32 {
-            let mut data = x.into_data();
-            if let Ok(values) = data.as_mut_slice::<f32>() {
-                gelu_in_place(values);
-            }
-            return Tensor::from_data(data, &device);
+        let mut data = x.into_data();
+        if let Ok(values) = data.as_mut_slice::<f32>() {
+            gelu_in_place(values);
         }
+        return Tensor::from_data(data, &device);
     }
     burn::tensor::activation::gelu(x)
 }

@@ -2,8 +2,6 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 use super::{BertConfig, ModelError, Weights};
@@ -46,18 +44,8 @@ impl BertLayer {
     /// `attn_bias`: `[batch, 1, 1, len]`, 0 for real tokens and a large negative number for
     /// padding, so padded keys get no attention weight.
     pub fn forward(&self, x: Tensor<3>, attn_bias: Tensor<4>) -> Tensor<3> {
-        let [batch, len, hidden] = x.dims();
-        let heads = self.num_heads;
-        let head_dim = hidden / heads;
-        let split = |t: Tensor<3>| t.reshape([batch, len, heads, head_dim]).swap_dims(1, 2);
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
-        // Burn's attention op: fused kernels on Flex/wgpu, the plain graph under autodiff.
-        let bias = attn_bias.expand([batch, heads, len, len]);
-        let ctx = attention(q, k, v, None, Some(bias), AttentionModuleOptions::default())
-            .swap_dims(1, 2)
-            .reshape([batch, len, hidden]);
+        let (q, k, v) = (self.query.forward(x.clone()), self.key.forward(x.clone()), self.value.forward(x.clone()));
+        let ctx = super::attention::multi_head(q, k, v, attn_bias, self.num_heads);
         let x = self.attn_norm.forward(x + self.attn_out.forward(ctx));
         let ffn = self.output.forward(super::activation::gelu(self.intermediate.forward(x.clone())));
         self.out_norm.forward(x + ffn)

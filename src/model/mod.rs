@@ -6,6 +6,7 @@
 //! constructor.
 
 pub mod activation;
+mod attention;
 mod bert;
 mod config;
 mod delta;
@@ -63,6 +64,22 @@ impl Checkpoint {
     pub fn from_e5s1_bytes(bytes: &[u8], source: &str) -> Result<Self, ModelError> {
         let (config, weights) = parse_e5s1(bytes, source)?;
         Ok(Self { config, weights, sha256: sha256_hex(bytes), source: source.to_string() })
+    }
+}
+
+/// Whether the CPU kernels of this module ([`activation::gelu`]'s, [`attention::multi_head`]'s)
+/// take `x`: f32 on Flex without autodiff (inference). Elsewhere Burn's ops run, which the GPU
+/// and training (gradients) need.
+pub(crate) fn runs_cpu_kernels<const D: usize>(x: &burn::tensor::Tensor<D>) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        let device = x.device();
+        !device.is_autodiff() && device == burn::tensor::Device::flex() && x.dtype() == burn::tensor::DType::F32
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = x;
+        false
     }
 }
 
