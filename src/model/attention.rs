@@ -30,10 +30,9 @@ pub fn exp(x: f32) -> f32 {
     let r = (xc - n * LN2_HI) - n * LN2_LO;
     let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
     // n (in [-126, 128]) is also the low bits of t's mantissa: integer arithmetic on the bits,
-    // no float-to-int conversion (which would not vectorise on SSE2). 2^n is two factors so
-    // the exponent field never overflows at n = 128.
-    // Wrapping operations: the crate's overflow checks would otherwise branch and stop the
-    // loop from vectorising; none of these can overflow for n in [-126, 128].
+    // no float-to-int conversion (which does not vectorise on SSE2). 2^n is two factors so the
+    // exponent field never overflows at n = 128. Wrapping operations because the crate's
+    // overflow checks would branch and stop the loop vectorising; none can overflow here.
     let n = t.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
     let half = n >> 1;
     let two_n_a = f32::from_bits((half.wrapping_add(127) << 23) as u32);
