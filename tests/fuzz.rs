@@ -21,6 +21,7 @@ use hybrid_ir::model::{apply_delta, parse_e5s1, parse_manifest, prune_checkpoint
 use hybrid_ir::sources::{parse_official, parse_squad_r, read_mia_rows, sentence_breaks};
 use hybrid_ir::tokenize::{Role, TextTokenizer};
 use hybrid_ir::web::protocol::{Request, MAX_EMBED_TEXTS, MAX_K, MAX_MATRIX_QUERIES};
+use hybrid_ir::web::protocol::BackendChoice;
 use hybrid_ir::web::url::{UrlState, MAX_QUERY_CHARS};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
@@ -438,9 +439,10 @@ fn fuzz_url_parameters() {
         prop_assert_eq!(UrlState { q_cut: 0, ..UrlState::from_query(&s.to_query()) }, UrlState { q_cut: 0, ..s });
         Ok(())
     });
-    fuzz("url round trip", 20000, (".{0,120}", "[a-z_]{2,10}", ".{0,30}", ".{0,30}", 0usize..3, any::<bool>(), any::<bool>(), ".{0,30}"), |(q, lang, model, cmp, view, delta, cpu, question)| {
+    fuzz("url round trip", 20000, (".{0,120}", "[a-z_]{2,10}", ".{0,30}", ".{0,30}", 0usize..3, any::<bool>(), 0usize..3, ".{0,30}"), |(q, lang, model, cmp, view, delta, backend, question)| {
         let mut s = UrlState::from_query("");
-        (s.q, s.lang, s.model, s.cmp, s.cpu, s.question) = (q, lang, model, cmp, cpu, question);
+        (s.q, s.lang, s.model, s.cmp, s.question) = (q, lang, model, cmp, question);
+        s.backend = [BackendChoice::Auto, BackendChoice::Cpu, BackendChoice::WebGpu][backend];
         s.view = ["search", "charts", "bias"][view].into();
         s.hm = if delta { "delta" } else { "" }.into();
         prop_assert_eq!(UrlState::from_query(&s.to_query()), s);

@@ -47,7 +47,7 @@ async function startOurs(cfg, q) {
   });
   await ask('listening');
   const listening = now();
-  const ready = await ask('ready', { Load: { assets: '../assets', models: [cfg.model], pool: cfg.pool, cpu_only: true } });
+  const ready = await ask('ready', { Load: { assets: '../assets', models: [cfg.model], pool: cfg.pool, backend: 'Cpu' } });
   const loaded = now();
   let next = 1;
   const embed = async (rows, passages = false) => {

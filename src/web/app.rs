@@ -199,12 +199,12 @@ pub fn App() -> Html {
     {
         let worker = worker.clone();
         let ready = loaded.is_some() && state.worker_listening;
-        let cpu = url.cpu;
+        let backend = url.backend;
         let pool = url.pool.clone();
         use_effect_with((models_wanted.clone(), ready, state.retries), move |(models, ready, _)| {
             if *ready && !models[0].is_empty() {
                 if let Some(w) = worker.borrow().as_ref() {
-                    worker_send(w, &Request::Load { assets: ASSETS.into(), models: models.clone(), pool: pool.clone(), cpu_only: cpu });
+                    worker_send(w, &Request::Load { assets: ASSETS.into(), models: models.clone(), pool: pool.clone(), backend });
                 }
             }
         });

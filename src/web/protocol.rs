@@ -6,12 +6,44 @@ use crate::assets::reproduce::{Figures, Mode, Size};
 use crate::metrics::LanguageMatrix;
 use crate::tokenize::Role;
 
+/// Where the worker computes (`?backend=` in the page's URL).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// WebGPU or the CPU, whichever answers a query faster at warm-up (the CPU without an adapter).
+    #[default]
+    Auto,
+    /// The CPU (`?backend=cpu`).
+    Cpu,
+    /// WebGPU whenever the browser offers an adapter (`?backend=webgpu`).
+    WebGpu,
+}
+
+impl BackendChoice {
+    /// The URL value: "" for the default.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "",
+            BackendChoice::Cpu => "cpu",
+            BackendChoice::WebGpu => "webgpu",
+        }
+    }
+
+    /// From the URL value; anything unknown is the default.
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "cpu" => BackendChoice::Cpu,
+            "webgpu" => BackendChoice::WebGpu,
+            _ => BackendChoice::Auto,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Request {
     /// Fetch and verify the bundle under `assets` (a URL prefix), then build the encoders of
-    /// `models` (names from the manifest) with their index of `pool`. `cpu_only` skips the
-    /// WebGPU attempt.
-    Load { assets: String, models: Vec<String>, pool: String, cpu_only: bool },
+    /// `models` (names from the manifest) with their index of `pool`, on the device `backend`
+    /// asks for.
+    Load { assets: String, models: Vec<String>, pool: String, backend: BackendChoice },
     /// Encode `query` with `model` and rank `pool`; `relevant` marks dataset answers.
     Search { id: u64, model: String, pool: String, query: String, k: usize, relevant: Vec<u32> },
     /// Encode every version of one question (`queries`: (language, text)) with `model` in one
@@ -163,11 +195,11 @@ impl Request {
                 Ok((Request::Embed { id, model, texts: texts.into_iter().map(cut).collect(), role }, 0))
             }
             r @ (Request::Reproduce { .. } | Request::Cancel { .. }) => Ok((r, 0)),
-            Request::Load { assets, models, pool, cpu_only } => {
+            Request::Load { assets, models, pool, backend } => {
                 if assets.is_empty() || models.is_empty() {
                     return Err("a load names the asset folder and at least one model".into());
                 }
-                Ok((Request::Load { assets, models, pool, cpu_only }, 0))
+                Ok((Request::Load { assets, models, pool, backend }, 0))
             }
         }
     }

@@ -3,6 +3,8 @@
 //! tested natively: any string parses to a valid state (unknown values fall back to defaults,
 //! long ones are cut), and a state survives a round trip through its query string.
 
+use super::protocol::BackendChoice;
+
 /// Longest query the page accepts (characters); longer text is cut and the page says so.
 pub const MAX_QUERY_CHARS: usize = 500;
 /// Longest value of any other parameter (model, pool and task names are far shorter).
@@ -39,7 +41,8 @@ pub struct UrlState {
     pub heat: String,
     /// Heat-map mode: "" = mAP, "delta" = change versus the base model.
     pub hm: String,
-    pub cpu: bool,
+    /// `backend=cpu` or `backend=webgpu`; by default the faster of the two at warm-up.
+    pub backend: BackendChoice,
     /// Characters cut from an over-long `q` (not written back; the page says it).
     pub q_cut: usize,
 }
@@ -73,7 +76,7 @@ impl UrlState {
             mode: Some(get("mode")).filter(|v| *v == "scratch").unwrap_or("").into(),
             heat: name("heat", ""),
             hm: Some(get("hm")).filter(|m| *m == "delta").unwrap_or("").into(),
-            cpu: get("backend") == "cpu",
+            backend: BackendChoice::parse(get("backend")),
             q_cut: get("q").chars().count().saturating_sub(MAX_QUERY_CHARS),
         }
     }
@@ -98,8 +101,8 @@ impl UrlState {
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k, v.as_str()))
         .collect();
-        if self.cpu {
-            pairs.push(("backend", "cpu"));
+        if self.backend != BackendChoice::Auto {
+            pairs.push(("backend", self.backend.as_str()));
         }
         pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
     }
@@ -193,8 +196,13 @@ mod tests {
         assert_eq!(UrlState::from_query(&s.to_query()), s);
         let s = UrlState::from_query("?q=Wie+hoch+ist+der+Mount+Everest%3F&lang=de&model=alpha-0.5-seed-1&cmp=base&view=charts&hm=delta&backend=cpu");
         assert_eq!(s.q, "Wie hoch ist der Mount Everest?");
-        assert_eq!((s.lang.as_str(), s.model.as_str(), s.cmp.as_str(), s.view.as_str(), s.hm.as_str(), s.cpu), ("de", "alpha-0.5-seed-1", "base", "charts", "delta", true));
+        assert_eq!((s.lang.as_str(), s.model.as_str(), s.cmp.as_str(), s.view.as_str(), s.hm.as_str(), s.backend), ("de", "alpha-0.5-seed-1", "base", "charts", "delta", BackendChoice::Cpu));
         assert_eq!(UrlState::from_query(&s.to_query()), s);
+        for (query, backend) in [("?backend=webgpu", BackendChoice::WebGpu), ("?backend=gpu", BackendChoice::Auto), ("", BackendChoice::Auto)] {
+            let s = UrlState::from_query(query);
+            assert_eq!(s.backend, backend, "{query}");
+            assert_eq!(UrlState::from_query(&s.to_query()), s);
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::fetch::{cache_get, cache_put, fetch_plain, fetch_verified, now_ms};
-use super::protocol::{Hit, LoadTimings, RelevantHit, Request, Response};
+use super::protocol::{BackendChoice, Hit, LoadTimings, RelevantHit, Request, Response};
 use crate::assets::reproduce::{bundle_task, figures, score, Mode, Size, TaskQuery};
 use crate::assets::{decode_int8, engine, AssetManifest, FileEntry, PoolTexts};
 use crate::encoder::{Encoder, EncoderConfig};
@@ -72,7 +72,7 @@ pub fn run() {
         let request: Result<Request, String> = serde_wasm_bindgen::from_value(event.data()).map_err(|e| format!("bad request: {e}"));
         wasm_bindgen_futures::spawn_local(async move {
             match request.and_then(Request::bounded) {
-                Ok((Request::Load { assets, models, pool, cpu_only }, _)) => load_latest(LoadArgs { assets, models, pool, cpu_only }).await,
+                Ok((Request::Load { assets, models, pool, backend }, _)) => load_latest(LoadArgs { assets, models, pool, backend }).await,
                 Ok((Request::Search { id, model, pool, query, k, relevant }, cut_chars)) => match search(&model, &pool, &query, k, &relevant).await {
                     Ok(r) => post(&r(id, cut_chars)),
                     Err(message) => post(&Response::Error { id: Some(id), message }),
@@ -120,24 +120,57 @@ async fn fetch_entry(assets: &str, entry: &FileEntry, what: &str, timings: &mut 
     Ok(bytes)
 }
 
-/// WebGPU when the browser offers an adapter, else the CPU; the note says why.
-async fn pick_device(cpu_only: bool) -> (Device, String, Option<String>) {
-    if cpu_only {
-        return (Device::flex(), "CPU".into(), Some("CPU requested (?backend=cpu)".into()));
+/// The device for this page, its name and a note saying why: the CPU when asked for or when the
+/// browser has no WebGPU adapter; WebGPU when asked for; otherwise whichever of the two answers
+/// a query faster at warm-up ([`query_ms`]), since a small encoder is often faster on the CPU.
+async fn pick_device(choice: BackendChoice, manifest: &AssetManifest, base: &Checkpoint, tokenizer: &TextTokenizer) -> (Device, String, Option<String>) {
+    let cpu = |note: String| (Device::flex(), "CPU".to_string(), Some(note));
+    if choice == BackendChoice::Cpu {
+        return cpu("CPU requested (?backend=cpu)".into());
     }
     let global: JsValue = js_sys::global().into();
     let navigator = js_sys::Reflect::get(&global, &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
     let has_gpu = js_sys::Reflect::get(&navigator, &"gpu".into()).map(|g| !g.is_undefined()).unwrap_or(false);
     if !has_gpu {
-        return (Device::flex(), "CPU".into(), Some("this browser has no WebGPU (navigator.gpu is missing)".into()));
+        return cpu("this browser has no WebGPU (navigator.gpu is missing)".into());
     }
-    match Device::wgpu_options().graphics_api(burn::tensor::wgpu::WgpuBackend::WebGpu).init_async().await {
-        Ok(device) => (device, "WebGPU".into(), None),
-        Err(e) => (Device::flex(), "CPU".into(), Some(format!("WebGPU adapter unavailable: {e}"))),
+    let gpu = match Device::wgpu_options().graphics_api(burn::tensor::wgpu::WgpuBackend::WebGpu).init_async().await {
+        Ok(device) => device,
+        Err(e) => return cpu(format!("WebGPU adapter unavailable: {e}")),
+    };
+    if choice == BackendChoice::WebGpu {
+        return (gpu, "WebGPU".into(), Some("WebGPU requested (?backend=webgpu)".into()));
+    }
+    let gpu_ms = match query_ms(gpu.clone(), manifest, base, tokenizer).await {
+        Ok(ms) => ms,
+        Err(e) => return cpu(format!("WebGPU failed its warm-up query: {e}")),
+    };
+    match query_ms(Device::flex(), manifest, base, tokenizer).await {
+        Ok(cpu_ms) if cpu_ms < gpu_ms => cpu(format!("picked at warm-up: {cpu_ms:.0} ms per query on the CPU, {gpu_ms:.0} ms on WebGPU (?backend=webgpu to use it)")),
+        Ok(cpu_ms) => (gpu, "WebGPU".into(), Some(format!("picked at warm-up: {gpu_ms:.0} ms per query on WebGPU, {cpu_ms:.0} ms on the CPU (?backend=cpu to use it)"))),
+        Err(e) => (gpu, "WebGPU".into(), Some(format!("the CPU failed its warm-up query: {e}"))),
     }
 }
 
-async fn shared(assets: &str, cpu_only: bool, timings: &mut LoadTimings) -> Result<Rc<Shared>, String> {
+/// The base model's time for one short query on `device`: the best of three, after a first run
+/// that compiles kernels and sizes buffers (the word table is the empty one every model starts
+/// from, so nothing is fetched).
+async fn query_ms(device: Device, manifest: &AssetManifest, base: &Checkpoint, tokenizer: &TextTokenizer) -> Result<f64, String> {
+    let config = EncoderConfig::new().with_workers(1).with_batch_size(8);
+    let mut encoder = Encoder::new(base, tokenizer.clone(), device, config).map_err(|e| e.to_string())?;
+    encoder.words = engine::word_table(&manifest.words, base)?;
+    let text = ["How tall is Mount Everest?"];
+    encoder.encode_async(&text, Role::Query).await.map_err(|e| e.to_string())?;
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = now_ms();
+        encoder.encode_async(&text, Role::Query).await.map_err(|e| e.to_string())?;
+        best = best.min(now_ms() - t);
+    }
+    Ok(best)
+}
+
+async fn shared(assets: &str, backend: BackendChoice, timings: &mut LoadTimings) -> Result<Rc<Shared>, String> {
     if let Some(s) = SHARED.with(|s| s.borrow().clone()) {
         return Ok(s);
     }
@@ -152,7 +185,9 @@ async fn shared(assets: &str, cpu_only: bool, timings: &mut LoadTimings) -> Resu
     let base = engine::base_checkpoint(&manifest, &model_bytes)?;
     let words = RefCell::new(engine::word_table(&manifest.words, &base)?);
     // Once per page: a second WebGPU initialisation in the same page fails.
-    let (device, backend, note) = pick_device(cpu_only).await;
+    let tw = now_ms();
+    let (device, backend, note) = pick_device(backend, &manifest, &base, &tokenizer).await;
+    timings.warmup_ms += now_ms() - tw;
     let shared = Rc::new(Shared {
         assets: assets.to_string(),
         tokenizer,
@@ -321,7 +356,7 @@ struct LoadArgs {
     assets: String,
     models: Vec<String>,
     pool: String,
-    cpu_only: bool,
+    backend: BackendChoice,
 }
 
 thread_local! {
@@ -339,7 +374,7 @@ async fn load_latest(mut args: LoadArgs) {
     }
     LOADING.with(|l| l.set(true));
     loop {
-        let outcome = load(&args.assets, &args.models, &args.pool, args.cpu_only).await;
+        let outcome = load(&args.assets, &args.models, &args.pool, args.backend).await;
         match QUEUED.with(|q| q.borrow_mut().take()) {
             Some(next) => args = next,
             None => {
@@ -351,9 +386,9 @@ async fn load_latest(mut args: LoadArgs) {
     LOADING.with(|l| l.set(false));
 }
 
-async fn load(assets: &str, models: &[String], pool_name: &str, cpu_only: bool) -> Result<Response, String> {
+async fn load(assets: &str, models: &[String], pool_name: &str, backend: BackendChoice) -> Result<Response, String> {
     let mut timings = LoadTimings::default();
-    let shared = shared(assets, cpu_only, &mut timings).await?;
+    let shared = shared(assets, backend, &mut timings).await?;
     for name in models {
         if MODELS.with(|m| m.borrow().contains_key(name)) {
             continue;

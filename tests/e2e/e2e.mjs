@@ -538,7 +538,7 @@ try {
 report.webgpu.adapter = adapter;
 console.log(`Chromium offers a WebGPU adapter: ${adapter}`);
 try {
-  const { browser, page, backend, loadS } = await run(WEBGPU, `?model=${m1}`, 'webgpu');
+  const { browser, page, backend, loadS } = await run(WEBGPU, `?backend=webgpu&model=${m1}`, 'webgpu');
   report.webgpu.backend = backend;
   report.webgpu.load_s = loadS;
   report.webgpu.status = await page.textContent('.status');
@@ -560,6 +560,28 @@ try {
   // way, an error here is a failure.
   report.webgpu.error = e.message;
   check(false, `the page failed with WebGPU flags (adapter offered: ${adapter}): ${e.message}`);
+}
+
+// Without ?backend= the page times one query on each device at warm-up and keeps the faster,
+// saying both times; with an adapter both must have run and the faster one must be in use.
+if (adapter) {
+  try {
+    const { browser, page, backend } = await run(WEBGPU, `?model=${m1}`, 'auto');
+    const status = await page.textContent('.status');
+    report.webgpu.auto = { backend, status };
+    const m = status.match(/picked at warm-up: (\d+) ms per query on (the CPU|WebGPU), (\d+) ms on (the CPU|WebGPU)/);
+    check(!!m, `auto backend: the status says both warm-up times (${status.slice(0, 200)})`);
+    if (m) {
+      const chosen = m[2] === 'WebGPU' ? 'WebGPU' : 'CPU';
+      check(chosen === backend && Number(m[1]) <= Number(m[3]), `auto backend: ${backend} in use, the faster at warm-up (${m[1]} vs ${m[3]} ms)`);
+      const q = expected.queries[0];
+      const r = await search(page, m1, q, 600000);
+      check(JSON.stringify(r.ids) === JSON.stringify(expected.top5[m1][q.text]), `auto backend (${backend}) ${q.lang}: top-5 = native`);
+    }
+    await browser.close();
+  } catch (e) {
+    check(false, `the page failed to pick a backend with an adapter offered: ${e.message}`);
+  }
 }
 
 fs.writeFileSync(`${out}/report.json`, JSON.stringify(report, null, 2));
