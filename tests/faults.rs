@@ -95,6 +95,10 @@ fn shared_cache_kill_9_and_full_disk_leave_nothing_corrupt() {
     let reference = report(&reference_out);
     let complete = verify_cache(&reference_cache);
     assert!(complete > 800, "{complete} cached texts");
+    // The same run on the now complete cache encodes nothing and must say the same (it once
+    // counted truncated texts only among those it encoded).
+    run_ok(eval(&reference_cache, &root.join("out-cached")));
+    assert_eq!(report(&root.join("out-cached")), reference, "a run on a complete cache must reproduce the report");
 
     // Two processes at once on one cache.
     let shared = root.join("cache-shared");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::{progress_bar, CliError};
-use crate::encoder::Encoder;
+use crate::encoder::{EncodeError, Encoder};
 use crate::rankings::EmbeddingCache;
 use crate::tasks::Task;
 use crate::tokenize::Role;
@@ -49,8 +49,24 @@ pub(crate) fn embed_cached(
         }
         bar.finish_and_clear();
     }
+    truncated += truncated_in_cache(encoder, texts, &missing, role)?;
     let vectors = cache.gather(texts)?;
     Ok((vectors, truncated, t0.elapsed().as_secs_f64()))
+}
+
+/// Distinct texts among `texts`, other than those just encoded (`encoded`: indexes), that the
+/// tokenizer cuts: truncation belongs to the text, so a report says the same whatever the
+/// cache held (it counted only the texts encoded in that run before).
+fn truncated_in_cache(encoder: &Encoder, texts: &[&str], encoded: &[usize], role: Role) -> Result<usize, CliError> {
+    let max_len = encoder.config.max_len(role);
+    let mut seen: std::collections::HashSet<&str> = encoded.iter().map(|&i| texts[i]).collect();
+    let mut truncated = 0;
+    for &text in texts {
+        if seen.insert(text) && encoder.tokenizer.encode(text, role, max_len).map_err(EncodeError::from)?.1 {
+            truncated += 1;
+        }
+    }
+    Ok(truncated)
 }
 
 /// Vectors of `texts` for one model whose layers below `split` are the shared trunk: cached
