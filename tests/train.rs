@@ -351,6 +351,12 @@ fn sweep_runs_cell_by_cell_resumes_and_feeds_the_study() {
         let (a, b) = (xq["base"][fig].as_f64().unwrap(), rep["macro"][setting]["map"].as_f64().unwrap());
         assert!((a - b).abs() < 1e-4, "{fig}: study {a} vs report {b}");
     }
+    // Truncation is counted in sweep reports too (they once always said 0), the same for every model.
+    let trunc = rep["truncated_pool"].as_u64().unwrap();
+    assert!(trunc > 0, "XQuAD-R held-out's 200-passage pool holds some over 128 tokens: {rep}");
+    let alpha: serde_json::Value = serde_json::from_slice(&std::fs::read(results.join("alpha-1-seed-1/report.json")).unwrap()).unwrap();
+    let alpha_xq = alpha["tasks"].as_array().unwrap().iter().find(|t| t["task"] == "xquad-r-heldout").unwrap();
+    assert_eq!(alpha_xq["truncated_pool"].as_u64(), Some(trunc));
     std::fs::remove_dir_all(&root).ok();
 }
 

@@ -49,17 +49,17 @@ pub(crate) fn embed_cached(
         }
         bar.finish_and_clear();
     }
-    truncated += truncated_in_cache(encoder, texts, &missing, role)?;
+    truncated += truncated_texts(encoder, texts, &missing, role)?;
     let vectors = cache.gather(texts)?;
     Ok((vectors, truncated, t0.elapsed().as_secs_f64()))
 }
 
-/// Distinct texts among `texts`, other than those just encoded (`encoded`: indexes), that the
-/// tokenizer cuts: truncation belongs to the text, so a report says the same whatever the
-/// cache held (it counted only the texts encoded in that run before).
-fn truncated_in_cache(encoder: &Encoder, texts: &[&str], encoded: &[usize], role: Role) -> Result<usize, CliError> {
+/// Distinct texts among `texts`, other than those already counted (`counted`: indexes), that the
+/// tokenizer cuts at the role's length limit. Truncation belongs to the text, so a report says
+/// the same whatever the cache held (it once counted only the texts a run encoded).
+pub(crate) fn truncated_texts(encoder: &Encoder, texts: &[&str], counted: &[usize], role: Role) -> Result<usize, CliError> {
     let max_len = encoder.config.max_len(role);
-    let mut seen: std::collections::HashSet<&str> = encoded.iter().map(|&i| texts[i]).collect();
+    let mut seen: std::collections::HashSet<&str> = counted.iter().map(|&i| texts[i]).collect();
     let mut truncated = 0;
     for &text in texts {
         if seen.insert(text) && encoder.tokenizer.encode(text, role, max_len).map_err(EncodeError::from)?.1 {

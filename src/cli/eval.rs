@@ -73,7 +73,7 @@ pub fn eval(args: EvalArgs) -> Result<(), CliError> {
         rep.timings.embed_queries_s = q_s;
         rep.timings.embed_pool_s = p_s;
         eprintln!(
-            "{}: embed {:.1}+{:.1} s, score {:.1} s, metrics {:.1} s; truncated {} queries, {} pool texts (newly encoded)",
+            "{}: embed {:.1}+{:.1} s, score {:.1} s, metrics {:.1} s; truncated {} queries, {} pool texts",
             rep.task, q_s, p_s, rep.timings.score_s, rep.timings.metrics_s, q_trunc, p_trunc
         );
         if let Some(out) = &args.out {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{Stages, SweepCmd};
-use crate::cli::embed::{embed_top, pool_role, trunk_features};
+use crate::cli::embed::{embed_top, pool_role, trunk_features, truncated_texts};
 use crate::cli::print_counts;
 use crate::cli::CliError;
 use crate::encoder::{BackendKind, Encoder, Features, TrunkStore};
@@ -98,6 +98,8 @@ impl Evaluator {
             let (mut rep, _, questions) =
                 report::evaluate_task(&self.tasks[i], &qv, &pv, encoder.dim(), &device, &opts, |_| {}).map_err(CliError::Usage)?;
             rep.timings.embed_queries_s = t_embed;
+            rep.truncated_queries = truncated_texts(encoder, &refs(&q), &[], Role::Query)?;
+            rep.truncated_pool = truncated_texts(encoder, &refs(&p), &[], role)?;
             if labelled {
                 eprintln!(
                     "{name} {}: mAP mono {:.4} cross {:.4} multi {:.4}, bias {:.0}",
