@@ -24,6 +24,9 @@ pub(super) struct Evaluator {
     tasks: Vec<Task>,
     /// Trunk features in memory by (role, sha256 of the text list).
     trunk: HashMap<(bool, String), Option<Features>>,
+    /// Per task index: (queries, pool texts) cut to the length limit. The same for every model
+    /// (tokenizer and limits are shared), so counted once.
+    truncated: HashMap<usize, (usize, usize)>,
 }
 
 /// The texts of a task's queries and of its pool, with the pool's role.
@@ -51,7 +54,7 @@ impl Evaluator {
             print_counts(&task);
             tasks.push(task);
         }
-        Ok(Evaluator { cache, store, split, bootstrap: cmd.bootstrap, tasks, trunk: HashMap::new() })
+        Ok(Evaluator { cache, store, split, bootstrap: cmd.bootstrap, tasks, trunk: HashMap::new(), truncated: HashMap::new() })
     }
 
     /// Makes sure the store holds the trunk features of every task's queries and pool
@@ -98,8 +101,14 @@ impl Evaluator {
             let (mut rep, _, questions) =
                 report::evaluate_task(&self.tasks[i], &qv, &pv, encoder.dim(), &device, &opts, |_| {}).map_err(CliError::Usage)?;
             rep.timings.embed_queries_s = t_embed;
-            rep.truncated_queries = truncated_texts(encoder, &refs(&q), &[], Role::Query)?;
-            rep.truncated_pool = truncated_texts(encoder, &refs(&p), &[], role)?;
+            (rep.truncated_queries, rep.truncated_pool) = match self.truncated.get(&i) {
+                Some(&counts) => counts,
+                None => {
+                    let counts = (truncated_texts(encoder, &refs(&q), &[], Role::Query)?, truncated_texts(encoder, &refs(&p), &[], role)?);
+                    self.truncated.insert(i, counts);
+                    counts
+                }
+            };
             if labelled {
                 eprintln!(
                     "{name} {}: mAP mono {:.4} cross {:.4} multi {:.4}, bias {:.0}",
