@@ -2,14 +2,14 @@
 // (src/web/fetch.rs, keyed by sha256); this service worker keeps the rest a reload needs: the
 // HTML, the JS and wasm of the page and its worker, the style sheet and the bundle's manifest.
 // Network first (a new build is always picked up), the stored copy only when the network fails.
-const SHELL = 'hybrid-ir-shell-v1';
+const SHELL = 'hybrid-ir-shell-v2';
 
 // The page's small files, which a first visit fetches before this worker exists, stored at once
 // (names are stable: Trunk.toml sets filehash = false; from the browser's HTTP cache where it
-// holds them). The worker's large wasm is not in this list: it is fetched after this worker
+// holds them; both workers' small loaders, of which the page starts one). The worker's large wasm is not in this list: it is fetched after this worker
 // controls the page, and stored as it passes (below), so a first visit downloads it once.
 const FILES = ['./', 'style.css', 'hybrid-ir-web.js', 'hybrid-ir-web_bg.wasm', 'hybrid-ir-worker_loader.js',
-  'hybrid-ir-worker.js', 'assets/manifest.json'];
+  'hybrid-ir-worker.js', 'hybrid-ir-worker-relaxed_loader.js', 'hybrid-ir-worker-relaxed.js', 'assets/manifest.json'];
 
 self.addEventListener('install', event => {
   self.skipWaiting();

@@ -44,10 +44,11 @@ impl BertLayer {
     /// `attn_bias`: `[batch, 1, 1, len]`, 0 for real tokens and a large negative number for
     /// padding, so padded keys get no attention weight.
     pub fn forward(&self, x: Tensor<3>, attn_bias: Tensor<4>) -> Tensor<3> {
-        let (q, k, v) = (self.query.forward(x.clone()), self.key.forward(x.clone()), self.value.forward(x.clone()));
+        use super::linear::forward as linear;
+        let (q, k, v) = (linear(&self.query, x.clone()), linear(&self.key, x.clone()), linear(&self.value, x.clone()));
         let ctx = super::attention::multi_head(q, k, v, attn_bias, self.num_heads);
-        let x = self.attn_norm.forward(x + self.attn_out.forward(ctx));
-        let ffn = self.output.forward(super::activation::gelu(self.intermediate.forward(x.clone())));
+        let x = self.attn_norm.forward(x + linear(&self.attn_out, ctx));
+        let ffn = linear(&self.output, super::activation::gelu(linear(&self.intermediate, x.clone())));
         self.out_norm.forward(x + ffn)
     }
 }

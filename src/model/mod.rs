@@ -13,6 +13,7 @@ mod delta;
 mod e5s1;
 mod error;
 mod hf;
+pub mod linear;
 mod quant;
 mod vocab;
 mod weights;
@@ -67,7 +68,8 @@ impl Checkpoint {
     }
 }
 
-/// Whether the CPU kernels of this module ([`activation::gelu`]'s, [`attention::multi_head`]'s)
+/// Whether the CPU kernels of this module ([`activation::gelu`]'s, [`attention::multi_head`]'s,
+/// in the browser [`linear::forward`]'s)
 /// take `x`: f32 on Flex without autodiff (inference). Elsewhere Burn's ops run, which the GPU
 /// and training (gradients) need.
 pub(crate) fn runs_cpu_kernels<const D: usize>(x: &burn::tensor::Tensor<D>) -> bool {

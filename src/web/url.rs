@@ -43,6 +43,9 @@ pub struct UrlState {
     pub hm: String,
     /// `backend=cpu` or `backend=webgpu`; by default the faster of the two at warm-up.
     pub backend: BackendChoice,
+    /// `simd=baseline`: the inference worker built for baseline wasm SIMD even where the browser
+    /// has relaxed SIMD (by default the page starts the relaxed build there).
+    pub simd: String,
     /// Characters cut from an over-long `q` (not written back; the page says it).
     pub q_cut: usize,
 }
@@ -77,6 +80,7 @@ impl UrlState {
             heat: name("heat", ""),
             hm: Some(get("hm")).filter(|m| *m == "delta").unwrap_or("").into(),
             backend: BackendChoice::parse(get("backend")),
+            simd: Some(get("simd")).filter(|v| *v == "baseline").unwrap_or("").into(),
             q_cut: get("q").chars().count().saturating_sub(MAX_QUERY_CHARS),
         }
     }
@@ -96,6 +100,7 @@ impl UrlState {
             ("mode", &self.mode),
             ("heat", &self.heat),
             ("hm", &self.hm),
+            ("simd", &self.simd),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -201,6 +206,11 @@ mod tests {
         for (query, backend) in [("?backend=webgpu", BackendChoice::WebGpu), ("?backend=gpu", BackendChoice::Auto), ("", BackendChoice::Auto)] {
             let s = UrlState::from_query(query);
             assert_eq!(s.backend, backend, "{query}");
+            assert_eq!(UrlState::from_query(&s.to_query()), s);
+        }
+        for (query, simd) in [("?simd=baseline&backend=cpu", "baseline"), ("?simd=relaxed", ""), ("", "")] {
+            let s = UrlState::from_query(query);
+            assert_eq!(s.simd, simd, "{query}");
             assert_eq!(UrlState::from_query(&s.to_query()), s);
         }
     }

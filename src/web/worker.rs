@@ -120,11 +120,15 @@ async fn fetch_entry(assets: &str, entry: &FileEntry, what: &str, timings: &mut 
     Ok(bytes)
 }
 
+/// Which of the page's two worker builds this is (Cargo feature `relaxed-simd`), said in the
+/// CPU's note: the page starts the relaxed one where the browser validates relaxed SIMD.
+const SIMD_BUILD: &str = if cfg!(feature = "relaxed-simd") { "relaxed-SIMD build" } else { "baseline-SIMD build" };
+
 /// The device for this page, its name and a note saying why: the CPU when asked for or when the
 /// browser has no WebGPU adapter; WebGPU when asked for; otherwise whichever of the two answers
 /// a query faster at warm-up ([`query_ms`]), since a small encoder is often faster on the CPU.
 async fn pick_device(choice: BackendChoice, manifest: &AssetManifest, base: &Checkpoint, tokenizer: &TextTokenizer) -> (Device, String, Option<String>) {
-    let cpu = |note: String| (Device::flex(), "CPU".to_string(), Some(note));
+    let cpu = |note: String| (Device::flex(), "CPU".to_string(), Some(format!("{note}; {SIMD_BUILD}")));
     if choice == BackendChoice::Cpu {
         return cpu("CPU requested (?backend=cpu)".into());
     }
