@@ -29,7 +29,7 @@ const MC: usize = 64;
 /// `x·W + b` for a linear layer on `[batch, len, in]`: our kernel in the browser's CPU path,
 /// Burn's op elsewhere (GPU, autodiff, natively).
 pub fn forward(lin: &Linear, x: Tensor<3>) -> Tensor<3> {
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", feature = "flex"))]
     if super::runs_cpu_kernels(&x) {
         if let Some(y) = on_cpu(lin, &x) {
             return y;

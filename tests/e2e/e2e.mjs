@@ -90,6 +90,8 @@ for (const f of ['hybrid-ir-web.js', 'hybrid-ir-worker.js']) {
   check(backend === 'CPU', `CPU path: backend badge says ${backend}`);
   report.cpu.load_s = loadS;
   report.cpu.status = await page.textContent('.status');
+  // Chromium validates wasm relaxed SIMD: the page starts the worker built for it.
+  check(report.cpu.status.includes('relaxed-SIMD build'), `the page started the relaxed-SIMD worker: "${report.cpu.status.slice(0, 160)}"`);
   const loadBytes = await served();
   report.transfer = { load_bytes: loadBytes.bytes, files: loadBytes.files };
   report.cpu.query_ms = [];
@@ -112,8 +114,8 @@ for (const f of ['hybrid-ir-web.js', 'hybrid-ir-worker.js']) {
   }
   // The offline copy of a first visit holds the worker's wasm (stored as it passed through the
   // service worker, which the page registers before it starts the worker).
-  const shell = await page.evaluate(async () => (await (await caches.open('hybrid-ir-shell-v1')).keys()).map(r => new URL(r.url).pathname));
-  check(['hybrid-ir-worker_bg.wasm', 'hybrid-ir-web_bg.wasm', 'assets/manifest.json'].every(f => shell.some(p => p.endsWith(f))),
+  const shell = await page.evaluate(async () => (await (await caches.open('hybrid-ir-shell-v2')).keys()).map(r => new URL(r.url).pathname));
+  check(['hybrid-ir-worker-relaxed_bg.wasm', 'hybrid-ir-worker_loader.js', 'hybrid-ir-web_bg.wasm', 'assets/manifest.json'].every(f => shell.some(p => p.endsWith(f))),
     `a first visit leaves the offline copy of the page (${shell.length} files)`);
   // Switch checkpoint: the page reloads the model and re-runs the query. The first try meets a
   // corrupted file (the server inverts its bytes): the page says so, and Retry recovers
@@ -452,6 +454,19 @@ for (const f of ['hybrid-ir-web.js', 'hybrid-ir-worker.js']) {
   check(!(await page2.evaluate(() => window.pwned)), 'user text is not interpreted as HTML');
   check(await page2.$$eval('b, img[src=x]', els => els.every(e => e.textContent !== 'bold' && e.getAttribute('src') !== 'x')), 'typed markup creates no elements');
   check((await page2.inputValue('[data-testid=query]')) === markup, 'the typed markup is shown as text');
+  await browser.close();
+}
+
+// --- The baseline-SIMD worker (browsers without relaxed SIMD), forced by ?simd=baseline ---
+{
+  const { browser, page, backend } = await run(['--disable-gpu'], `?backend=cpu&simd=baseline&model=${m1}`, 'baseline');
+  const status = await page.textContent('.status');
+  check(backend === 'CPU' && status.includes('baseline-SIMD build'), `?simd=baseline starts the baseline-SIMD worker: "${status.slice(0, 160)}"`);
+  for (const q of expected.queries) {
+    const r = await search(page, m1, q);
+    check(JSON.stringify(r.ids) === JSON.stringify(expected.top5[m1][q.text]),
+      `baseline SIMD, ${q.lang} "${q.text}": browser top-5 ${r.ids} = native ${expected.top5[m1][q.text]}`);
+  }
   await browser.close();
 }
 
