@@ -59,24 +59,24 @@ pub(crate) fn on_cpu(lin: &Linear, x: &Tensor<3>) -> Option<Tensor<3>> {
         None => None,
     };
     let input: FlexTensor = flex(x.clone().reshape([batch * len, d_in]))?;
-    let zeros = vec![0.0; d_out];
     let bias_values = match &bias {
-        Some(b) => b.as_slice::<f32>()?,
-        None => &zeros,
+        Some(b) => Some(b.as_slice::<f32>()?),
+        None => None,
     };
+    // Zeroed by the allocator (`alloc_zeroed`); the kernel's first pass overwrites every value.
     let mut out = vec![0.0f32; batch * len * d_out];
-    affine(input.as_slice::<f32>()?, weight.as_slice::<f32>()?, bias_values, &mut out);
+    affine(input.as_slice::<f32>()?, weight.as_slice::<f32>()?, bias_values, d_out, &mut out);
     Some(Tensor::from_data(TensorData::new(out, [batch, len, d_out]), &x.device()))
 }
 
-/// `out = x·w + bias` on row-major buffers: `x` is `[m, k]`, `w` `[k, n]`, `bias` `[n]`, `out`
-/// `[m, n]`, with `n` a multiple of [`NR`].
+/// `out = x·w (+ bias)` on row-major buffers: `x` is `[m, k]`, `w` `[k, n]`, `bias` `[n]`,
+/// `out` `[m, n]`, with `n` a multiple of [`NR`]; no bias starts the sums from zero.
 ///
 /// # Panics
 /// If the lengths do not fit these shapes (our own tensors' shapes decide them, not input).
-pub fn affine(x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32]) {
-    let n = bias.len();
+pub fn affine(x: &[f32], w: &[f32], bias: Option<&[f32]>, n: usize, out: &mut [f32]) {
     assert!(n > 0 && n % NR == 0 && w.len() % n == 0, "weights {} not [k, {n}] with {n} a multiple of {NR}", w.len());
+    assert!(bias.is_none_or(|b| b.len() == n), "bias not [{n}]");
     let k = w.len() / n;
     assert!(k > 0 && x.len() % k == 0 && out.len() == x.len() / k * n, "x {} / out {} do not fit k {k}, n {n}", x.len(), out.len());
     let m = x.len() / k;
@@ -97,7 +97,7 @@ pub fn affine(x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32]) {
 }
 
 /// One register block: `rows` (<= [`MR`]) rows x [`NR`] columns from column `c0`, inner indices
-/// `k0..k1`; the first pass (`k0 == 0`) starts from the bias, later ones from `out`.
+/// `k0..k1`; the first pass (`k0 == 0`) starts from the bias (or zero), later ones from `out`.
 struct Block {
     rows: usize,
     k0: usize,
@@ -109,17 +109,17 @@ struct Block {
 impl Block {
     /// # Safety
     /// `x` holds `rows` rows of stride `k`, `out` `rows` rows of stride `n`; `w` is `[k, n]`
-    /// with `k1 <= k` and `c0 + NR <= n = bias.len()`.
+    /// and `bias` (if any) `[n]`, with `k1 <= k` and `c0 + NR <= n`.
     #[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
     #[inline]
-    unsafe fn run(&self, x: &[f32], k: usize, w: &[f32], bias: &[f32], out: &mut [f32], n: usize) {
+    unsafe fn run(&self, x: &[f32], k: usize, w: &[f32], bias: Option<&[f32]>, out: &mut [f32], n: usize) {
         let Block { rows, k0, k1, c0, first } = *self;
         let mut acc = [[lanes::splat(0.0); NV]; MR];
         for (r, acc_row) in acc.iter_mut().enumerate() {
             for (v, a) in acc_row.iter_mut().enumerate() {
                 let col = c0 + 4 * v;
                 *a = if first {
-                    lanes::load(bias.as_ptr().add(col))
+                    bias.map_or(lanes::splat(0.0), |b| lanes::load(b.as_ptr().add(col)))
                 } else if r < rows {
                     lanes::load(out.as_ptr().add(r * n + col))
                 } else {
@@ -234,13 +234,15 @@ mod tests {
     /// multiple of it, several block columns.
     #[test]
     fn affine_matches_a_plain_triple_loop() {
-        for (m, k, n) in [(1, 3, 8), (5, 384, 16), (67, 300, 24), (130, 520, 40), (3, 1, 8)] {
+        for (m, k, n, with_bias) in [(1, 3, 8, true), (5, 384, 16, true), (67, 300, 24, true), (130, 520, 40, true), (3, 1, 8, true), (6, 260, 16, false)] {
             let (x, w, b) = (values(1, m * k), values(2, k * n), values(3, n));
+            let bias = with_bias.then_some(&b[..]);
             let mut out = vec![f32::NAN; m * n];
-            affine(&x, &w, &b, &mut out);
+            affine(&x, &w, bias, n, &mut out);
             for r in 0..m {
                 for c in 0..n {
-                    let want: f64 = b[c] as f64 + (0..k).map(|i| x[r * k + i] as f64 * w[i * n + c] as f64).sum::<f64>();
+                    let start = bias.map_or(0.0, |b| b[c] as f64);
+                    let want: f64 = start + (0..k).map(|i| x[r * k + i] as f64 * w[i * n + c] as f64).sum::<f64>();
                     let got = out[r * n + c] as f64;
                     assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "m {m} k {k} n {n}: [{r}, {c}] = {got}, want {want}");
                 }

@@ -80,34 +80,18 @@ async fn offline_copy_ready() {
 
 /// A module of one function doing `f32x4.relaxed_madd` on three constants: a browser without wasm
 /// relaxed SIMD rejects it, and would reject the relaxed worker the same way.
-const RELAXED_SIMD_PROBE: [u8; 82] = {
-    let mut m = [0u8; 82];
-    let head = [
-        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-        0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () -> v128
-        0x03, 0x02, 0x01, 0x00, // one function of type 0
-        0x0a, 0x3d, 0x01, 0x3b, 0x00, // code: one body of 59 bytes, no locals
-    ];
-    let mut i = 0;
-    while i < head.len() {
-        m[i] = head[i];
-        i += 1;
-    }
-    // Three `v128.const` of zeros (0xfd 0x0c and 16 bytes each), then `f32x4.relaxed_madd`
-    // (0xfd 0x105 as LEB128) and `end`.
-    let mut c = 0;
-    while c < 3 {
-        m[head.len() + c * 18] = 0xfd;
-        m[head.len() + c * 18 + 1] = 0x0c;
-        c += 1;
-    }
-    let tail = head.len() + 54;
-    m[tail] = 0xfd;
-    m[tail + 1] = 0x85;
-    m[tail + 2] = 0x02;
-    m[tail + 3] = 0x0b;
-    m
-};
+#[rustfmt::skip]
+const RELAXED_SIMD_PROBE: [u8; 82] = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () -> v128
+    0x03, 0x02, 0x01, 0x00, // one function of type 0
+    0x0a, 0x3d, 0x01, 0x3b, 0x00, // code: one body of 59 bytes, no locals
+    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+    0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+    0xfd, 0x85, 0x02, // f32x4.relaxed_madd (0x105 as LEB128)
+    0x0b, // end
+];
 
 /// The worker build for this browser: the relaxed-SIMD one where WebAssembly validates
 /// [`RELAXED_SIMD_PROBE`] (unless `?simd=baseline`), the baseline one elsewhere.
