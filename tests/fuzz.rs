@@ -409,6 +409,18 @@ fn fuzz_tokenizer_front_end() {
         prop_assert_eq!(batch.ids.len(), batch.batch * batch.len);
         check_ids(&batch.ids[..batch.lengths[0]], 64)
     });
+    // Id for id what `tokenizers`' own Unigram gives (ours keeps its order and ties), on arbitrary
+    // Unicode and on word-like text, where many pieces overlap.
+    let reference = common::reference_tokenizer();
+    let same = |text: &str, role: Role| -> Result<(), TestCaseError> {
+        let (ids, _) = tok.encode(text, role, usize::MAX).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(ids, common::reference_ids(&reference, text, role), "text {:?}", text);
+        Ok(())
+    };
+    fuzz("tokenizer vs tokenizers, unicode", 5000, ".{0,200}", |text| same(&text, Role::Query));
+    fuzz("tokenizer vs tokenizers, words", 5000, "([a-zäöüéçñ]{1,12}[ ,.?-]{0,2}|[ぁ-んァ-ン一-龥]{1,6}|[а-я]{1,10} ?){0,30}", |text| {
+        same(&text, Role::Passage)
+    });
     fuzz("tokenizer.json arbitrary", 2000, prop::collection::vec(any::<u8>(), 0..200), |b| {
         prop_assert!(TextTokenizer::from_bytes(&b, "tok.json").is_err());
         Ok(())

@@ -220,3 +220,47 @@ fn encode_writes_one_latency_per_text() {
     assert!(ms.iter().all(|&m| m.is_finite() && m > 0.0), "{ms:?}");
     assert!(std::fs::metadata(dir.join("v.npy")).unwrap().len() > 3 * 384 * 4);
 }
+
+/// Our tokenizer (its own Unigram stage, a fraction of `tokenizers`' memory) gives the ids of
+/// Hugging Face `tokenizers` for every MKQA question and answer (MIA files, all their languages)
+/// and every XQuAD question and context (12 languages).
+#[test]
+fn tokenizer_matches_hugging_face_tokenizers_on_the_datasets() {
+    let data = common::data();
+    let ours = TextTokenizer::from_file(&model_dir().join("tokenizer.json")).unwrap();
+    let reference = common::reference_tokenizer();
+    let mut texts: Vec<(String, Role)> = Vec::new();
+    for split in ["mia-dev", "mia-test"] {
+        for q in hybrid_ir::sources::read_mia_dir(&data.join("mkqa").join(split)).expect("MKQA MIA files") {
+            texts.extend(q.queries.into_values().map(|t| (t, Role::Query)));
+            texts.extend(q.answers.into_values().flatten().map(|t| (t, Role::Passage)));
+        }
+    }
+    fn strings(v: &Value, out: &mut Vec<(String, Role)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x.as_str()) {
+                        ("question", Some(t)) => out.push((t.to_string(), Role::Query)),
+                        ("context", Some(t)) => out.push((t.to_string(), Role::Passage)),
+                        _ => strings(x, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+    let before = texts.len();
+    for entry in std::fs::read_dir(data.join("xquad")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            strings(&serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap(), &mut texts);
+        }
+    }
+    assert!(before > 10_000 && texts.len() - before > 10_000, "MKQA {before} texts, XQuAD {}", texts.len() - before);
+    for (text, role) in &texts {
+        let (ids, _) = ours.encode(text, *role, usize::MAX).unwrap();
+        assert_eq!(ids, common::reference_ids(&reference, text, *role), "{role:?} {text:?}");
+    }
+}

@@ -1,10 +1,18 @@
 //! Text -> token ids: the E5 role prefix, XLM-R SentencePiece (Hugging Face `tokenizer.json`),
 //! truncation to a configurable length (counted, never silent) and padding into a batch.
 
+mod unigram;
+
 use std::sync::Arc;
 
 use thiserror::Error;
-use tokenizers::Tokenizer;
+use tokenizers::{DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper, TokenizerImpl};
+
+pub use unigram::Unigram;
+
+/// A `tokenizer.json` pipeline (normalizer, pre-tokenizer, special tokens, post-processor from
+/// `tokenizers`) with our [`Unigram`] as its model stage.
+type Pipeline = TokenizerImpl<Unigram, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>;
 
 /// Which side of retrieval a text is on; E5 was trained with a different prefix for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -77,13 +85,13 @@ pub const SEP_ID: u32 = 2;
 /// there (scripts/bench-browser).
 #[derive(Clone)]
 pub struct TextTokenizer {
-    inner: Arc<Tokenizer>,
+    inner: Arc<Pipeline>,
 }
 
 impl TextTokenizer {
     /// Parses a `tokenizer.json` image (the browser passes fetched bytes).
     pub fn from_bytes(bytes: &[u8], source_name: &str) -> Result<Self, TokenizeError> {
-        let mut inner = Tokenizer::from_bytes(bytes)
+        let mut inner: Pipeline = serde_json::from_slice(bytes)
             .map_err(|e| TokenizeError::Load { source_name: source_name.into(), message: e.to_string() })?;
         // We truncate and pad ourselves, so that both are explicit and counted.
         inner

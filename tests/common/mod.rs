@@ -23,6 +23,18 @@ pub fn model_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/base"))
 }
 
+/// Hugging Face `tokenizers`' own pipeline on the base model's `tokenizer.json`: the reference our
+/// tokenizer (its own Unigram stage) must match id for id.
+pub fn reference_tokenizer() -> tokenizers::Tokenizer {
+    let path = model_dir().join("tokenizer.json");
+    tokenizers::Tokenizer::from_file(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/fetch-model)", path.display()))
+}
+
+/// Token ids of `text` with its role prefix by [`reference_tokenizer`] (`<s>`, `</s>` added).
+pub fn reference_ids(reference: &tokenizers::Tokenizer, text: &str, role: hybrid_ir::tokenize::Role) -> Vec<u32> {
+    reference.encode(format!("{}{text}", role.prefix()), true).expect("reference tokenizer encodes").get_ids().to_vec()
+}
+
 /// A fresh, empty temporary folder for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("hybrid-ir-{name}-{}", std::process::id()));
