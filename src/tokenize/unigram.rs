@@ -90,7 +90,8 @@ impl Unigram {
             }
         };
         for (start, c) in text.char_indices() {
-            let base = if start == 0 { 0.0 } else { best[start].map_or(0.0, |s| s.score) };
+            // Reached by the character before (best[0], the empty path, scores 0).
+            let base = best[start].map_or(0.0, |s| s.score);
             let first_char = start + c.len_utf8();
             let mut covers_char = false;
             let limit = (start + self.max_piece).min(text.len());
