@@ -4,6 +4,8 @@
 //! and texts/s over MKQA's questions (all MIA languages) and XQuAD's contexts. The ids are checked
 //! equal on every text before anything is timed.
 //!   cargo bench --bench tokenize [-- --json OUT.json]
+//! `cargo test --all-targets` runs it without `--bench`: then a smoke run (the first 2,000
+//! questions and 200 contexts, one pass), so the suite checks the bench works without paying for it.
 //! Needs scripts/fetch-model and the data folder ($HYBRID_IR_DATA or ../shared/data).
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -52,9 +54,9 @@ fn measure_load<T>(load: impl FnOnce() -> T) -> (T, usize, usize, f64) {
     (value, LIVE.load(Relaxed).saturating_sub(start), PEAK.load(Relaxed) - start, secs)
 }
 
-/// Texts per second of `encode` over `texts`, best of three passes.
-fn throughput(texts: &[(String, Role)], mut encode: impl FnMut(&str, Role) -> usize) -> f64 {
-    (0..3)
+/// Texts per second of `encode` over `texts`, best of `passes`.
+fn throughput(texts: &[(String, Role)], passes: usize, mut encode: impl FnMut(&str, Role) -> usize) -> f64 {
+    (0..passes)
         .map(|_| {
             let t0 = Instant::now();
             let tokens: usize = texts.iter().map(|(t, r)| encode(t, *r)).sum();
@@ -88,12 +90,18 @@ fn texts(data: &std::path::Path) -> (Vec<(String, Role)>, Vec<(String, Role)>) {
 
 fn main() {
     let json_out = std::env::args().skip_while(|a| a != "--json").nth(1);
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let model = std::env::var_os("HYBRID_IR_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("models/base"));
     let path = model.join("tokenizer.json");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/fetch-model)", path.display()));
     let data = hybrid_ir::sources::data_root(None);
-    let (queries, contexts) = texts(&data);
+    let (mut queries, mut contexts) = texts(&data);
+    if smoke {
+        queries.truncate(2_000);
+        contexts.truncate(200);
+    }
+    let passes = if smoke { 1 } else { 3 };
 
     let (anchor, anchor_held, anchor_peak, anchor_secs) = measure_load(|| tokenizers::Tokenizer::from_bytes(&bytes).expect("tokenizers loads"));
     let (ours, ours_held, ours_peak, ours_secs) = measure_load(|| TextTokenizer::from_bytes(&bytes, "tokenizer.json").expect("ours loads"));
@@ -104,18 +112,18 @@ fn main() {
     }
     let rows = [("ours (tokenizers pipeline + own Unigram)", ours_held, ours_peak, ours_secs), ("tokenizers 0.22.2 Tokenizer (anchor)", anchor_held, anchor_peak, anchor_secs)];
     let speed = |set: &[(String, Role)]| {
-        [throughput(set, |t, r| ours.encode(t, r, usize::MAX).expect("ours encodes").0.len()), throughput(set, |t, r| anchor_ids(t, r).len())]
+        [throughput(set, passes, |t, r| ours.encode(t, r, usize::MAX).expect("ours encodes").0.len()), throughput(set, passes, |t, r| anchor_ids(t, r).len())]
     };
     let (q, c) = (speed(&queries), speed(&contexts));
     let mib = |b: usize| b as f64 / (1 << 20) as f64;
-    println!("tokenizer.json: {} pieces; ids equal on {} MKQA questions and {} XQuAD contexts", ours.vocab_size(), queries.len(), contexts.len());
+    println!("tokenizer.json: {} pieces; ids equal on {} MKQA questions and {} XQuAD contexts{}", ours.vocab_size(), queries.len(), contexts.len(), if smoke { " (smoke run: use cargo bench)" } else { "" });
     println!("| tokenizer | heap held MiB | load peak MiB | load s | MKQA questions/s | XQuAD contexts/s |");
     println!("|---|---|---|---|---|---|");
     for (i, (name, held, peak, secs)) in rows.iter().enumerate() {
         println!("| {name} | {:.1} | {:.1} | {secs:.2} | {:.0} | {:.0} |", mib(*held), mib(*peak), q[i], c[i]);
     }
     println!("ours / anchor: heap held {:.3}x, load {:.2}x faster, questions {:.2}x, contexts {:.2}x", ours_held as f64 / anchor_held as f64, anchor_secs / ours_secs, q[0] / q[1], c[0] / c[1]);
-    if let Some(out) = json_out {
+    if let Some(out) = json_out.filter(|_| !smoke) {
         let engine = |i: usize| {
             let (name, held, peak, secs) = rows[i];
             serde_json::json!({"tokenizer": name, "heap_held_bytes": held, "load_peak_bytes": peak, "load_s": secs, "mkqa_questions_per_s": q[i], "xquad_contexts_per_s": c[i]})
