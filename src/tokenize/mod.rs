@@ -166,3 +166,30 @@ impl TextTokenizer {
         self.inner.get_vocab_size(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `tokenizer.json` of three pieces, with `model_type` as its model's type.
+    fn tokenizer_json(model_type: &str) -> String {
+        format!(
+            r#"{{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": {{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true}},
+            "post_processor": null, "decoder": null,
+            "model": {{"type": "{model_type}", "unk_id": 0, "vocab": [["<unk>", 0.0], ["▁a", -1.0], ["b", -2.0]]}}}}"#
+        )
+    }
+
+    #[test]
+    fn loads_a_unigram_tokenizer_json_and_refuses_other_models_by_name() {
+        let tok = TextTokenizer::from_bytes(tokenizer_json("Unigram").as_bytes(), "t.json").unwrap();
+        assert_eq!(tok.vocab_size(), 3);
+        // No post-processor here, so no <s> / </s>: the pre-tokenizer gives "▁ab", the model ▁a + b.
+        let ids = tok.inner.encode("ab", false).unwrap().get_ids().to_vec();
+        assert_eq!(ids, [1, 2]);
+        let err = TextTokenizer::from_bytes(tokenizer_json("BPE").as_bytes(), "bpe/tokenizer.json").err().expect("BPE is refused");
+        let message = err.to_string();
+        assert!(message.contains("bpe/tokenizer.json") && message.contains("\"BPE\" is not supported"), "{message}");
+    }
+}
