@@ -73,18 +73,10 @@ fn texts(data: &std::path::Path) -> (Vec<(String, Role)>, Vec<(String, Role)>) {
         let questions = hybrid_ir::sources::read_mia_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         queries.extend(questions.into_iter().flat_map(|q| q.queries.into_values()).map(|t| (t, Role::Query)));
     }
-    let mut contexts = Vec::new();
-    for entry in std::fs::read_dir(data.join("xquad")).expect("xquad folder") {
-        let path = entry.expect("xquad entry").path();
-        if path.extension().is_some_and(|e| e == "json") {
-            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("xquad file")).expect("xquad json");
-            for article in v["data"].as_array().expect("xquad data") {
-                for p in article["paragraphs"].as_array().expect("paragraphs") {
-                    contexts.push((p["context"].as_str().expect("context").to_string(), Role::Passage));
-                }
-            }
-        }
-    }
+    let dir = data.join("xquad");
+    let langs = hybrid_ir::sources::read_squad_r_dir(&dir, false).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let paragraphs = langs.into_iter().flat_map(|l| l.articles).flat_map(|a| a.paragraphs);
+    let contexts = paragraphs.map(|p| (p.context, Role::Passage)).collect();
     (queries, contexts)
 }
 

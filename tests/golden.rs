@@ -236,26 +236,11 @@ fn tokenizer_matches_hugging_face_tokenizers_on_the_datasets() {
             texts.extend(q.answers.into_values().flatten().map(|t| (t, Role::Passage)));
         }
     }
-    fn strings(v: &Value, out: &mut Vec<(String, Role)>) {
-        match v {
-            Value::Object(m) => {
-                for (k, x) in m {
-                    match (k.as_str(), x.as_str()) {
-                        ("question", Some(t)) => out.push((t.to_string(), Role::Query)),
-                        ("context", Some(t)) => out.push((t.to_string(), Role::Passage)),
-                        _ => strings(x, out),
-                    }
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-            _ => {}
-        }
-    }
     let before = texts.len();
-    for entry in std::fs::read_dir(data.join("xquad")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
-            strings(&serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap(), &mut texts);
+    for lang in hybrid_ir::sources::read_squad_r_dir(&data.join("xquad"), false).expect("XQuAD files") {
+        for p in lang.articles.into_iter().flat_map(|a| a.paragraphs) {
+            texts.extend(p.questions.into_iter().map(|q| (q.text, Role::Query)));
+            texts.push((p.context, Role::Passage));
         }
     }
     assert!(before > 10_000 && texts.len() - before > 10_000, "MKQA {before} texts, XQuAD {}", texts.len() - before);
