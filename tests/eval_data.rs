@@ -137,6 +137,7 @@ fn evaluation_driver_on_known_embeddings() {
         labelled: true,
         pool_is_queries: false,
         checksums: vec![],
+        clusters: Default::default(),
     };
     // 2-d unit vectors: the en query is closest to en-0 then de-1, en-1, de-0.
     let angle = |deg: f32| [deg.to_radians().cos(), deg.to_radians().sin()];

@@ -192,6 +192,40 @@ fn a_run_killed_mid_way_resumes_to_identical_weights() {
     std::fs::remove_dir_all(&root).ok();
 }
 
+/// A resume state written by other training code (here: one marked with the versions of a
+/// build before versions were recorded) is not continued: the run starts over and ends with the
+/// uninterrupted run's weights.
+#[test]
+fn a_state_of_other_training_code_restarts_the_run() {
+    let root = std::env::temp_dir().join(format!("hybrid-ir-restart-{}", std::process::id()));
+    let (straight, old) = (root.join("straight"), root.join("old"));
+    std::fs::remove_dir_all(&root).ok();
+    assert!(tiny_train(&straight).status().unwrap().success());
+    // A state from step 2 onwards, left by a run that is killed.
+    let mut child = tiny_train(&old).stderr(std::process::Stdio::null()).spawn().unwrap();
+    while state_step(&old).is_none() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    let mut state = hybrid_ir::train::State::load(&old).unwrap().expect("the killed run left its resume state");
+    let step = state.progress.step;
+    state.progress.code = hybrid_ir::model::CodeVersions { training: hybrid_ir::train::TRAINING_VERSION + 1, ..hybrid_ir::train::CODE_VERSIONS };
+    // Its parameters are also moved, so continuing from them would show in the weights.
+    state.params.iter_mut().flatten().for_each(|p| *p += 0.5);
+    state.save(&old).unwrap();
+    let out = tiny_train(&old).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("other training code") && stderr.contains("starting over") && !stderr.contains("resuming"), "{stderr}");
+    assert!(step > 0, "the state was saved after some steps");
+    let a = std::fs::read(straight.join(DELTA_WEIGHTS)).unwrap();
+    assert!(std::fs::read(old.join(DELTA_WEIGHTS)).unwrap() == a, "the restarted run's weights differ from a fresh run's");
+    let m = parse_manifest(&std::fs::read_to_string(old.join(DELTA_MANIFEST)).unwrap(), "m").unwrap();
+    assert_eq!(m.code, hybrid_ir::train::CODE_VERSIONS, "the checkpoint records the code that made it");
+    std::fs::remove_dir_all(&root).ok();
+}
+
 #[test]
 fn delta_checkpoints_are_checked_against_their_manifest() {
     let base = Checkpoint::load(&model_dir().join("e5-small-q4.bin")).unwrap();

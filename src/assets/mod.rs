@@ -299,7 +299,7 @@ mod tests {
         let m = mq(&queries, &q_langs, &pool, &langs, &names, &[0, 1]).matrix().unwrap();
         assert_eq!(m.answer_langs, ["de", "en"]);
         assert_eq!(m.ranks, [[Some(4), Some(1)], [Some(1), Some(4)]]);
-        assert_eq!(m.own_language_first(), (2, 2));
+        assert_eq!(m.own_language_first(), (2.0, 2));
         // Candidates 2 and 3 made identical: a tie shares the better rank.
         let tied = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8, 0.6, 0.8];
         let m = mq(&[0.6, 0.8], &q_langs[..1], &tied, &langs, &names, &[2, 3]).matrix().unwrap();

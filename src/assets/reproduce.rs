@@ -153,7 +153,7 @@ pub fn bundle_task(task: &str, queries: &[TaskQuery], pool: &PoolTexts, size: Si
         .iter()
         .map(|q| Query { id: format!("{}-{}", q.qid, q.lang), qid: q.qid.clone(), lang: q.lang.clone(), text: q.text.clone(), relevant: q.relevant.clone() })
         .collect();
-    let whole = Task { kind, langs, pool: candidates, queries, labelled: true, pool_is_queries: false, checksums: Vec::new() };
+    let whole = Task { kind, langs, pool: candidates, queries, labelled: true, pool_is_queries: false, checksums: Vec::new(), clusters: Default::default() };
     Ok(match size.questions() {
         Some(n) => whole.restrict(None, Some(n)),
         None => whole,
@@ -217,6 +217,8 @@ mod tests {
             questions: s(&["q1", "q2", "q3"]),
             langs: s(&["de", "en"]),
             cells: vec![("de".into(), "de".into()), ("de".into(), "en".into()), ("en".into(), "en".into())],
+
+            ..Default::default()
         };
         let mut t = QuestionTable::new(index);
         t.cell_ap = vec![vec![1.0, 0.5, 0.0], vec![f32::NAN, 0.25, 0.75], vec![0.5, 0.5, f32::NAN]];

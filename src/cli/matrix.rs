@@ -95,7 +95,7 @@ fn write_table(w: &mut impl Write, m: &LanguageMatrix) -> std::io::Result<()> {
     let (first, with_own) = m.own_language_first();
     let (own, other) = m.median_ranks();
     let f = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into());
-    writeln!(w, "own language first in {first} of {with_own} rows; median rank own {} / other {}; mean bias {}", f(own), f(other), f(m.mean_bias()))
+    writeln!(w, "own language first in {} of {with_own} rows; median rank own {} / other {}; mean bias {}", crate::metrics::count_text(first), f(own), f(other), f(m.mean_bias()))
 }
 
 fn non_negative(s: &str) -> Result<f32, String> {

@@ -161,6 +161,9 @@ pub(crate) fn train_one(base: &Checkpoint, prepared: &Prepared, config: &TrainCo
                 bar.inc(step as u64);
                 eprintln!("resuming {} at step {step}", out.display());
             }
+            TrainEvent::Restarted { step, was } => {
+                eprintln!("{}: its saved state (step {step}) was written by other training code ({was}); starting over", out.display());
+            }
             TrainEvent::Step { step, loss, lr, .. } => {
                 last_loss = loss;
                 bar.inc(1);

@@ -105,14 +105,58 @@ impl Summary {
     }
 }
 
-/// Language bias of one query in the multilingual setting (after Huang et al. 2023): for each
-/// language, the best rank of a relevant candidate in it; bias = max - min over languages.
-/// Returns (bias, language of the best-ranked relevant candidate).
-pub fn language_bias<'a>(ranked: impl IntoIterator<Item = (&'a str, usize)>) -> Option<(usize, &'a str)> {
-    let best = best_rank_per_language(ranked);
+/// How [`query_bias`] treats identical answer texts; recorded in a sweep's evaluation settings,
+/// so reports computed under the earlier rule (ties broken by language code) are redone.
+pub const BIAS_TIES: &str = "identical texts share one rank; a shared top counts 1/k";
+
+/// Language bias of one query in the multilingual setting (after Huang et al. 2023), with
+/// identical texts treated as one answer.
+///
+/// `answers` are the query's relevant candidates as (language, rank in the multilingual pool,
+/// text). Candidates with the same text get the same vector and the same score, so their order
+/// is decided by the tie-break (candidate id, i.e. the language code), not by the model: here
+/// they share one rank, the best of them. Then, per language, the best rank; bias = max - min
+/// over languages. The own-language top is 1 when the query's language alone holds the best
+/// rank, 1/k when it shares it with k - 1 other languages (identical texts: the expected share
+/// under a random tie-break), 0 otherwise, undefined when the query's language has no relevant
+/// candidate. Nothing depends on the language codes.
+pub fn query_bias<'a>(query_lang: &str, answers: impl IntoIterator<Item = (&'a str, usize, &'a str)>) -> Option<QueryBias> {
+    let answers: Vec<(&str, usize, &str)> = answers.into_iter().collect();
+    let mut by_text: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for &(_, rank, text) in &answers {
+        let r = by_text.entry(text).or_insert(rank);
+        *r = (*r).min(rank);
+    }
+    let best = best_rank_per_language(answers.iter().map(|&(lang, _, text)| (lang, by_text[text])));
     let max = best.iter().map(|&(_, r)| r).max()?;
-    let &(top_lang, min) = best.iter().min_by_key(|&&(l, r)| (r, l))?;
-    Some((max - min, top_lang))
+    let min = best.iter().map(|&(_, r)| r).min()?;
+    let top: Vec<&str> = best.iter().filter(|&&(_, r)| r == min).map(|&(l, _)| l).collect();
+    let own = top.contains(&query_lang);
+    let has_own = best.iter().any(|&(l, _)| l == query_lang);
+    Some(QueryBias {
+        bias: max - min,
+        own_top: has_own.then(|| if own { 1.0 / top.len() as f64 } else { 0.0 }),
+        tied_top: own && top.len() > 1,
+        shared_own_answer: answers
+            .iter()
+            .filter(|a| a.0 == query_lang)
+            .any(|own| answers.iter().any(|other| other.0 != query_lang && other.2 == own.2)),
+    })
+}
+
+/// [`query_bias`] of one query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueryBias {
+    /// Best rank of the worst-served language minus that of the best-served one.
+    pub bias: usize,
+    /// Own-language top in [0, 1] (fractional when identical texts tie for the top); None when
+    /// the query's language has no relevant candidate (parallel-question retrieval, whose
+    /// relevant set excludes the query's own language): undefined, not 0.
+    pub own_top: Option<f64>,
+    /// The query's language shares the top with another language's identical text.
+    pub tied_top: bool,
+    /// An own-language answer's text is also another language's answer (a name, a number).
+    pub shared_own_answer: bool,
 }
 
 /// For each language, the best (lowest) rank among `ranked`'s (language, rank) pairs, in
@@ -129,7 +173,7 @@ pub fn best_rank_per_language<'a>(ranked: impl IntoIterator<Item = (&'a str, usi
 /// One question asked in several languages, and where each language's correct answers landed
 /// in the multilingual pool: rows = query languages, columns = answer languages, cell = the best
 /// rank of a correct answer in that language (`None`: the question has none in it). Each row's
-/// spread is the question's [`language_bias`] for that query language; a model biased towards
+/// spread is the question's [`query_bias`] for that query language; a model biased towards
 /// the query's language shows small numbers on the diagonal and large ones elsewhere.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LanguageMatrix {
@@ -158,15 +202,16 @@ impl LanguageMatrix {
     }
 
     /// (rows whose own-language answer ranks first of all languages' answers, rows that have
-    /// an own-language answer). Ties with another language count as first.
-    pub fn own_language_first(&self) -> (usize, usize) {
-        let mut first = 0;
+    /// an own-language answer). A first place shared with k - 1 other languages (identical
+    /// texts share a rank) counts 1/k, as in [`query_bias`].
+    pub fn own_language_first(&self) -> (f64, usize) {
+        let mut first = 0.0;
         let mut with_own = 0;
         for (i, row) in self.ranks.iter().enumerate() {
             if let Some(own) = self.own(i) {
                 with_own += 1;
                 if row.iter().flatten().all(|&r| own <= r) {
-                    first += 1;
+                    first += 1.0 / row.iter().flatten().filter(|&&r| r == own).count() as f64;
                 }
             }
         }
@@ -198,6 +243,15 @@ impl LanguageMatrix {
             })
             .collect();
         (!spreads.is_empty()).then(|| spreads.iter().sum::<f64>() / spreads.len() as f64)
+    }
+}
+
+/// A count that may hold shares of ties ([`LanguageMatrix::own_language_first`]): "3", "2.5".
+pub fn count_text(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
     }
 }
 
@@ -391,10 +445,41 @@ mod tests {
 
     #[test]
     fn bias_and_own_language() {
-        let (b, top) = language_bias([("de", 5), ("en", 1), ("de", 2), ("ar", 40)]).unwrap();
-        assert_eq!((b, top), (39, "en"));
-        assert_eq!(language_bias([("en", 3)]).unwrap(), (0, "en"));
-        assert!(language_bias(std::iter::empty()).is_none());
+        let b = query_bias("en", [("de", 5, "a"), ("en", 1, "b"), ("de", 2, "c"), ("ar", 40, "d")]).unwrap();
+        assert_eq!((b.bias, b.own_top, b.tied_top, b.shared_own_answer), (39, Some(1.0), false, false));
+        let de = query_bias("de", [("de", 5, "a"), ("en", 1, "b"), ("de", 2, "c"), ("ar", 40, "d")]).unwrap();
+        assert_eq!((de.bias, de.own_top), (39, Some(0.0)));
+        let fr = query_bias("fr", [("de", 5, "a"), ("en", 1, "b")]).unwrap();
+        assert_eq!((fr.bias, fr.own_top), (4, None), "no French answer: the own-language top is undefined");
+        assert_eq!(query_bias("en", [("en", 3, "x")]).unwrap().bias, 0);
+        assert!(query_bias("en", std::iter::empty()).is_none());
+    }
+
+    /// MKQA: "1969" is the answer in several languages. Ranked by candidate id, the tied copies
+    /// come out in language-code order; the figures must not depend on which code sorts first.
+    #[test]
+    fn identical_answer_texts_share_a_rank_whatever_their_language_codes() {
+        // The query's language (here "xa" or "zz") and "mm" both answer "1969"; the tie-break
+        // put one copy at rank 2 and the other at 3. A third language answers "nineteen" at 9.
+        for (own, other) in [("xa", "mm"), ("zz", "mm")] {
+            for (own_rank, other_rank) in [(2, 3), (3, 2)] {
+                let b = query_bias(own, [(own, own_rank, "1969"), (other, other_rank, "1969"), ("ll", 9, "nineteen")]).unwrap();
+                assert_eq!(b.bias, 7, "9 - 2, whichever copy came first ({own} at {own_rank})");
+                assert_eq!(b.own_top, Some(0.5), "a tie of two languages is half a win ({own} at {own_rank})");
+                assert!(b.tied_top && b.shared_own_answer);
+            }
+        }
+        // The old rule (the language at the better of the two tied ranks takes the top) gave 1 or
+        // 0 by code order; here the own language wins only with a better text of its own.
+        let outright = query_bias("xa", [("xa", 1, "Apollo 11"), ("xa", 4, "1969"), ("mm", 3, "1969")]).unwrap();
+        assert_eq!((outright.bias, outright.own_top, outright.tied_top), (2, Some(1.0), false));
+        assert!(outright.shared_own_answer);
+        // All twelve languages share one string: no language is preferred.
+        let langs = ["ar", "da", "de", "en", "es", "fi", "fr", "ja", "ko", "ms", "sv", "tr"];
+        let all: Vec<(&str, usize, &str)> = langs.iter().enumerate().map(|(i, l)| (*l, 5 + i, "Paris")).collect();
+        let b = query_bias("tr", all).unwrap();
+        assert_eq!(b.bias, 0);
+        assert!((b.own_top.unwrap() - 1.0 / 12.0).abs() < 1e-12);
     }
 
     #[test]
@@ -407,14 +492,14 @@ mod tests {
         ]);
         assert_eq!(biased.answer_langs, ["de", "en"]);
         assert_eq!(biased.ranks, [[Some(7), Some(1)], [Some(2), Some(30)], [Some(5), Some(3)]]);
-        assert_eq!(biased.own_language_first(), (2, 2), "fr has no own-language answer: not counted");
+        assert_eq!(biased.own_language_first(), (2.0, 2), "fr has no own-language answer: not counted");
         assert_eq!(biased.median_ranks(), (Some(1.5), Some(6.0)));
         close(biased.mean_bias().unwrap(), (6.0 + 28.0 + 2.0) / 3.0);
         let fair = LanguageMatrix::new([
             ("en".to_string(), vec![("en", 2), ("de", 1)]),
             ("de".to_string(), vec![("en", 1), ("de", 1)]),
         ]);
-        assert_eq!(fair.own_language_first(), (1, 2), "a tie counts as first; rank 2 behind rank 1 does not");
+        assert_eq!(fair.own_language_first(), (0.5, 2), "a tie of two counts half; rank 2 behind rank 1 does not count");
         // A language without a correct answer is an empty cell, not rank 0.
         let gap = LanguageMatrix::new([("en".to_string(), vec![("en", 4)]), ("de".to_string(), vec![("de", 9)])]);
         assert_eq!(gap.ranks, [[None, Some(4)], [Some(9), None]]);

@@ -47,6 +47,10 @@ pub struct DeltaManifest {
     pub complete: bool,
     /// Hash of configuration, base model and data: a rerun with the same one is a no-op.
     pub fingerprint: String,
+    /// Versions of the training code and of the encoding pipeline that computed the trunk
+    /// features; 0 in manifests written before they were recorded.
+    #[serde(default)]
+    pub code: crate::model::CodeVersions,
     pub train_questions: usize,
     pub valid_questions: usize,
 }

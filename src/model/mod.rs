@@ -15,6 +15,7 @@ mod error;
 mod hf;
 pub mod linear;
 mod quant;
+mod versions;
 mod vocab;
 mod weights;
 
@@ -32,6 +33,7 @@ pub use error::ModelError;
 pub use hf::load_hf_dir;
 pub use hf::{hf_name, parse_hf_config, parse_safetensors};
 pub use quant::{dequantize_q4_0, q4_0_bytes, Q4_BLOCK, Q4_BLOCK_BYTES};
+pub use versions::CodeVersions;
 pub use vocab::{prune_checkpoint, Vocab, UNK_ID};
 pub use weights::{StoredTensor, WordTable, Weights};
 

@@ -28,6 +28,18 @@ impl Default for EvalOptions {
     }
 }
 
+/// Per query language, the sums the report's [`Bias`] is made of.
+#[derive(Default)]
+struct BiasSum {
+    bias: f64,
+    own: f64,
+    /// Queries whose language has a relevant candidate (where the own-language top is defined).
+    with_own: usize,
+    queries: usize,
+    tied_top: usize,
+    shared_answer: usize,
+}
+
 fn now() -> f64 {
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -80,7 +92,7 @@ pub fn evaluate_task(
     };
     // (X, Y) -> [(question index, metrics)]; Y = "*" is the multilingual pool.
     let mut cells: BTreeMap<(String, String), Vec<(usize, QueryMetrics)>> = BTreeMap::new();
-    let mut bias_sum: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
+    let mut bias_sum: BTreeMap<String, BiasSum> = BTreeMap::new();
     let mut trec = TrecFiles::default();
     let mut top10: HashMap<usize, Vec<Vec<u32>>> = HashMap::new();
     // (query language, question index) -> (bias, own language on top)
@@ -100,15 +112,21 @@ pub fn evaluate_task(
             let rel: Vec<&str> = r.relevant.iter().map(|x| task.pool[x.candidate as usize].id.as_str()).collect();
             trec.add(&format!("{}.multi.{}", task.kind.name(), q.lang), &q.id, &ranked, &rel, &m);
         }
-        if let Some((bias, top_lang)) =
-            metrics::language_bias(r.relevant.iter().map(|x| (task.pool[x.candidate as usize].lang.as_str(), x.multi)))
-        {
-            let e = bias_sum.entry(q.lang.clone()).or_insert((0.0, 0.0, 0));
-            let own = (top_lang == q.lang) as u8 as f64;
-            e.0 += bias as f64;
-            e.1 += own;
-            e.2 += 1;
-            per_query_bias.insert((q.lang.as_str(), qi), (bias as f64, own));
+        let answers = r.relevant.iter().map(|x| {
+            let c = &task.pool[x.candidate as usize];
+            (c.lang.as_str(), x.multi, c.text.as_str())
+        });
+        if let Some(b) = metrics::query_bias(&q.lang, answers) {
+            let e = bias_sum.entry(q.lang.clone()).or_default();
+            e.bias += b.bias as f64;
+            if let Some(own) = b.own_top {
+                e.own += own;
+                e.with_own += 1;
+            }
+            e.queries += 1;
+            e.tied_top += usize::from(b.tied_top);
+            e.shared_answer += usize::from(b.shared_own_answer);
+            per_query_bias.insert((q.lang.as_str(), qi), (b.bias as f64, b.own_top.unwrap_or(f64::NAN)));
         }
         for (li, lang) in pool_langs.iter().enumerate() {
             let ranks: Vec<usize> = r
@@ -188,9 +206,13 @@ pub fn evaluate_task(
         report.seen_unseen = groups.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect();
     }
     let mut bias = Bias::default();
-    for (x, (b, own, n)) in &bias_sum {
-        bias.per_lang.insert(x.clone(), b / *n as f64);
-        bias.own_language.insert(x.clone(), own / *n as f64);
+    for (x, s) in &bias_sum {
+        bias.per_lang.insert(x.clone(), s.bias / s.queries as f64);
+        if s.with_own > 0 {
+            bias.own_language.insert(x.clone(), s.own / s.with_own as f64);
+        }
+        bias.tied_top.insert(x.clone(), s.tied_top);
+        bias.shared_answer.insert(x.clone(), s.shared_answer);
     }
     bias.mean = if bias.per_lang.is_empty() { 0.0 } else { bias.per_lang.values().sum::<f64>() / bias.per_lang.len() as f64 };
     report.bias = bias;
@@ -216,7 +238,22 @@ fn question_table(
     }
     let langs: Vec<String> = task.queries.iter().map(|q| q.lang.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let pairs: Vec<(String, String)> = cells.keys().filter(|(_, y)| y != "*").cloned().collect();
-    let mut t = QuestionTable::new(QuestionIndex { task: task.kind.name().into(), questions, langs, cells: pairs });
+    // Questions the task puts in no cluster (none do) get one of their own.
+    let clusters = if task.clusters.is_empty() {
+        Vec::new()
+    } else {
+        let mut next = task.clusters.values().max().map_or(0, |m| m + 1);
+        questions
+            .iter()
+            .map(|q| {
+                task.clusters.get(q).copied().unwrap_or_else(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect()
+    };
+    let mut t = QuestionTable::new(QuestionIndex { task: task.kind.name().into(), questions, langs, cells: pairs, clusters });
     let lang_row: HashMap<&str, usize> = t.index.langs.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
     let mut cell_row = 0;
     for ((x, y), v) in cells {

@@ -55,8 +55,18 @@ pub struct Bias {
     /// Per query language: mean bias over its queries (multi setting), lower is better.
     pub per_lang: BTreeMap<String, f64>,
     /// Per query language: share of queries whose best-ranked relevant candidate is in that
-    /// language (own-language preference).
+    /// language (own-language preference); a top shared by identical texts in k languages
+    /// counts 1/k ([`crate::metrics::query_bias`]). Absent for a language whose queries have no
+    /// relevant candidate in it (undefined, e.g. parallel-question retrieval).
     pub own_language: BTreeMap<String, f64>,
+    /// Per query language: queries whose top was such a tie (absent in reports before ties
+    /// were handled, [`crate::metrics::BIAS_TIES`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tied_top: BTreeMap<String, usize>,
+    /// Per query language: queries with an own-language answer whose text is also another
+    /// language's answer (MKQA's names, numbers and dates).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shared_answer: BTreeMap<String, usize>,
     /// Mean over query languages.
     pub mean: f64,
 }

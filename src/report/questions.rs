@@ -28,6 +28,10 @@ pub struct QuestionIndex {
     pub langs: Vec<String>,
     /// (query language, pool language) of each row of `cell_ap`; equal = monolingual.
     pub cells: Vec<(String, String)>,
+    /// Cluster (article) of each question, by question index, for a bootstrap that resamples
+    /// articles; empty: every question is its own cluster (MKQA, and tables written before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -112,6 +116,9 @@ impl QuestionTable {
         };
         let index: QuestionIndex = serde_json::from_slice(&index_json).map_err(|e| bad(e.to_string()))?;
         let q = index.questions.len();
+        if !index.clusters.is_empty() && index.clusters.len() != q {
+            return Err(bad(format!("{} clusters for {q} questions", index.clusters.len())));
+        }
         let read = |name: &str, rows: usize, dtype: Dtype| -> Result<Grid, String> {
             let t = st.tensor(name).map_err(|e| bad(format!("{name}: {e}")))?;
             if t.dtype() != dtype || t.shape() != [rows, q] {
@@ -162,6 +169,8 @@ mod tests {
             questions: vec!["q1".into(), "q2".into(), "q3".into()],
             langs: vec!["en".into(), "de".into()],
             cells: vec![("en".into(), "en".into()), ("en".into(), "de".into())],
+
+            ..Default::default()
         };
         let mut t = QuestionTable::new(index);
         t.cell_ap[0] = vec![1.0, 0.25, f32::NAN];

@@ -78,7 +78,7 @@ pub fn claims(t: &TaskStudy) -> Vec<Claim> {
     // a - b, from the (a, b) contrast or the negated (b, a) one.
     let get = |a: &str, b: &str, fig: &str| -> Option<Interval> {
         let find = |x: &str, y: &str| t.contrasts.iter().find(|c| c.a == x && c.b == y).and_then(|c| c.figures.get(fig).copied());
-        find(a, b).or_else(|| find(b, a).map(|iv| Interval { estimate: -iv.estimate, lo: -iv.hi, hi: -iv.lo }))
+        find(a, b).or_else(|| find(b, a).map(|iv| Interval { estimate: -iv.estimate, lo: -iv.hi, hi: -iv.lo, p: iv.p }))
     };
     let mut out = Vec::new();
     let mut push = |i: usize, parts: Vec<(&str, &str, &str)>, decide: &dyn Fn(&[Interval]) -> Verdict| {
@@ -164,7 +164,7 @@ mod tests {
         let alpha = |a: f64| AlphaSummary { alpha: a, seeds: vec![1], mean: BTreeMap::new(), sd: BTreeMap::new(), per_seed: BTreeMap::new() };
         let mut cs: Vec<Contrast> = Vec::new();
         for (a, b, f, lo, hi) in contrasts {
-            let iv = Interval { estimate: (lo + hi) / 2.0, lo, hi };
+            let iv = Interval { estimate: (lo + hi) / 2.0, lo, hi, p: f64::NAN };
             match cs.iter_mut().find(|c| c.a == a && c.b == b) {
                 Some(c) => {
                     c.figures.insert(f.into(), iv);

@@ -5,6 +5,7 @@
 //! Every comparison between alphas is paired: the seeds of an alpha are averaged per question,
 //! then one bootstrap resample of questions is applied to every alpha at once.
 
+pub mod bootstrap;
 pub mod claims;
 pub mod grid;
 pub mod stats;
@@ -29,6 +30,9 @@ pub enum StudyError {
     Grid(String),
     #[error("study data: {0}")]
     Data(String),
+    /// Cells computed by different code: their differences would mix code changes into alpha's.
+    #[error("the results mix code versions, so their differences are not alpha's alone:\n{0}\nre-run the sweep (`scripts/sweep` retrains and re-evaluates every stale cell) before the study")]
+    Versions(String),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -192,8 +196,46 @@ fn contrast_plan(alphas: &[f64], has_base: bool) -> Vec<(Option<usize>, Option<u
     plan
 }
 
-/// Analyses every labelled task found in the models' reports.
+/// The encoding pipeline a model's report was evaluated with (`config.evaluation.pipeline_version`).
+fn evaluation_pipeline(m: &ModelResult) -> Option<u64> {
+    m.report.config.pointer("/evaluation/pipeline_version").and_then(|v| v.as_u64())
+}
+
+/// The code that trained a cell (`config.code` of its report; unrecorded in reports written
+/// before versions were recorded).
+fn training_code(m: &ModelResult) -> crate::model::CodeVersions {
+    m.report.config.get("code").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
+}
+
+/// Refuses models evaluated by different encoding pipelines, or cells trained by different
+/// training code, naming each version and the models that have it.
+pub fn check_versions(models: &[ModelResult]) -> Result<(), StudyError> {
+    fn groups<K: Ord + std::fmt::Display>(what: &str, items: impl Iterator<Item = (K, String)>) -> Option<String> {
+        let mut by: BTreeMap<K, Vec<String>> = BTreeMap::new();
+        for (k, name) in items {
+            by.entry(k).or_default().push(name);
+        }
+        (by.len() > 1).then(|| {
+            let lines: Vec<String> = by.iter().map(|(k, names)| format!("  {what} {k}: {}", names.join(", "))).collect();
+            lines.join("\n")
+        })
+    }
+    let pipeline = groups(
+        "evaluated with pipeline",
+        models.iter().map(|m| (evaluation_pipeline(m).map_or("unrecorded".to_string(), |v| format!("v{v}")), m.name.clone())),
+    );
+    let training = groups("trained by", models.iter().filter(|m| m.cell.is_some()).map(|m| (training_code(m).to_string(), m.name.clone())));
+    let problems: Vec<String> = pipeline.into_iter().chain(training).collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(StudyError::Versions(problems.join("\n")))
+    }
+}
+
+/// Analyses every labelled task found in the models' reports, after [`check_versions`].
 pub fn analyse(models: &[ModelResult], bootstrap: usize, seed: u64) -> Result<Study, StudyError> {
+    check_versions(models)?;
     let mut alphas: Vec<f64> = models.iter().filter_map(|m| m.cell.map(|c| c.alpha)).collect();
     alphas.sort_by(f64::total_cmp);
     alphas.dedup();
@@ -372,4 +414,50 @@ mod tests {
         // A grid cut short at 0.5: its largest alpha is the hybrid one; no pair twice.
         assert_eq!(contrast_plan(&[0.0, 0.25, 0.5], false), vec![(Some(2), Some(0)), (Some(1), Some(2))]);
     }
+
+    fn model(name: &str, pipeline: u64, code: Option<crate::model::CodeVersions>) -> ModelResult {
+        let mut config = serde_json::json!({ "evaluation": { "pipeline_version": pipeline } });
+        if let Some(c) = code {
+            config["code"] = serde_json::to_value(c).unwrap();
+        }
+        let report = Report {
+            schema: crate::report::REPORT_SCHEMA.into(),
+            version: crate::report::REPORT_VERSION,
+            crate_version: String::new(),
+            git_commit: String::new(),
+            created_unix: 0,
+            model: crate::report::ModelInfo { source: name.into(), sha256: String::new() },
+            config,
+            seed: 1,
+            tasks: Vec::new(),
+        };
+        ModelResult { name: name.into(), cell: parse_name(name), report, tables: BTreeMap::new() }
+    }
+
+    const V: crate::model::CodeVersions = crate::model::CodeVersions { training: 1, pipeline: 4 };
+
+    #[test]
+    fn one_version_everywhere_passes() {
+        let models = [model("base", 4, None), model("alpha-0-seed-1", 4, Some(V)), model("alpha-1-seed-1", 4, Some(V))];
+        check_versions(&models).unwrap();
+    }
+
+    #[test]
+    fn a_cell_evaluated_by_another_pipeline_is_refused_by_name() {
+        let models = [model("base", 4, None), model("alpha-0-seed-1", 4, Some(V)), model("alpha-1-seed-4", 5, Some(V))];
+        let err = check_versions(&models).unwrap_err().to_string();
+        assert!(err.contains("pipeline v5: alpha-1-seed-4") && err.contains("v4: base, alpha-0-seed-1"), "{err}");
+        assert!(analyse(&models, 10, 1).is_err(), "the analysis refuses too");
+    }
+
+    #[test]
+    fn cells_of_other_training_code_are_refused_by_name() {
+        let bumped = crate::model::CodeVersions { training: 2, ..V };
+        let models = [model("alpha-0-seed-1", 4, Some(V)), model("alpha-0-seed-2", 4, Some(bumped)), model("alpha-0-seed-3", 4, None)];
+        let err = check_versions(&models).unwrap_err().to_string();
+        assert!(err.contains("training v2, pipeline v4: alpha-0-seed-2"), "{err}");
+        assert!(err.contains("training v1, pipeline v4: alpha-0-seed-1"), "{err}");
+        assert!(err.contains("unrecorded") && err.contains("alpha-0-seed-3"), "{err}");
+    }
+
 }

@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::StudyError;
-use crate::metrics::{percentile_interval, SplitMix64};
 use crate::report::{Grid, QuestionTable};
 
 /// Headline figures, in this order everywhere (JSON, tables).
@@ -48,16 +47,25 @@ fn mean(xs: &[f64]) -> f64 {
     }
 }
 
-fn macro_rows(grid: &Grid, w: &[u32]) -> f64 {
-    mean(&grid.iter().map(|r| row_mean(r, w)).collect::<Vec<_>>())
+/// A table's rows in one order: every mono/cross cell, then per query language the
+/// multilingual-pool AP, R@1, R@10, bias and own-language top. What a figure is made of.
+pub fn rows(t: &QuestionTable) -> impl Iterator<Item = &Vec<f32>> {
+    t.cell_ap.iter().chain(&t.multi_ap).chain(&t.multi_r1).chain(&t.multi_r10).chain(&t.bias).chain(&t.own_top)
 }
 
-/// Every headline figure of a table under question weights `w` (all ones = the report's
-/// macro averages: a mean over languages or pairs of per-cell means over questions).
-pub fn figures(t: &QuestionTable, w: &[u32]) -> Figures {
+/// Number of [`rows`].
+pub fn row_count(t: &QuestionTable) -> usize {
+    t.cell_ap.len() + 5 * t.multi_ap.len()
+}
+
+/// Every headline figure from the means of a table's [`rows`] (NaN: not evaluated): mono and
+/// cross are means over cells, the multilingual figures means over query languages, the pair
+/// figures the worst cross cell and the spread of cross cells.
+pub fn figures_of_rows(index: &crate::report::QuestionIndex, means: &[f64]) -> Figures {
+    let cells = index.cells.len();
+    let langs = (means.len() - cells) / 5;
     let (mut mono, mut cross) = (Vec::new(), Vec::new());
-    for ((x, y), row) in t.index.cells.iter().zip(&t.cell_ap) {
-        let m = row_mean(row, w);
+    for ((x, y), &m) in index.cells.iter().zip(means) {
         if x == y {
             mono.push(m);
         } else {
@@ -72,17 +80,15 @@ pub fn figures(t: &QuestionTable, w: &[u32]) -> Figures {
     } else {
         (cross_ok.iter().map(|v| (v - cross_mean).powi(2)).sum::<f64>() / cross_ok.len() as f64).sqrt()
     };
-    [
-        mean(&mono),
-        cross_mean,
-        macro_rows(&t.multi_ap, w),
-        macro_rows(&t.multi_r1, w),
-        macro_rows(&t.multi_r10, w),
-        macro_rows(&t.bias, w),
-        macro_rows(&t.own_top, w),
-        worst,
-        std,
-    ]
+    let grid = |k: usize| mean(&means[cells + k * langs..cells + (k + 1) * langs]);
+    [mean(&mono), cross_mean, grid(0), grid(1), grid(2), grid(3), grid(4), worst, std]
+}
+
+/// Every headline figure of a table under question weights `w` (all ones = the report's
+/// macro averages: a mean over languages or pairs of per-cell means over questions).
+pub fn figures(t: &QuestionTable, w: &[u32]) -> Figures {
+    let means: Vec<f64> = rows(t).map(|r| row_mean(r, w)).collect();
+    figures_of_rows(&t.index, &means)
 }
 
 /// Per-cell means (cross and mono cells, in the table's cell order) under weights `w`.
@@ -127,6 +133,14 @@ pub struct Interval {
     pub estimate: f64,
     pub lo: f64,
     pub hi: f64,
+    /// Two-sided bootstrap p-value of "no difference" ([`super::bootstrap::sign_p`]); NaN
+    /// where none was computed.
+    #[serde(default = "nan")]
+    pub p: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 impl Interval {
@@ -152,16 +166,14 @@ pub fn slope(xs: &[f64], ys: &[f64]) -> f64 {
 }
 
 /// What [`paired_bootstrap`] returns: per contrast (a, b) the interval of figure(a) - figure(b)
-/// for every figure; per figure the interval of its slope over `xs`.
+/// for every figure; per figure the interval of its slope over the trend's x values.
 pub struct Paired {
     pub contrasts: Vec<[Interval; 9]>,
     pub slopes: [Interval; 9],
 }
 
-/// Paired bootstrap over questions: each resample draws question weights once and recomputes
-/// every model's figures on them. `models` are tables of one task with one index (e.g. the
-/// seed means of each alpha); `contrasts` index into them; `trend` (model indices with their x
-/// values) defines the slope.
+/// Paired bootstrap over single questions of fixed models (one table each, e.g. the seed means
+/// of each alpha): [`super::bootstrap::bootstrap`] without resampling seeds or clusters.
 pub fn paired_bootstrap(
     models: &[QuestionTable],
     contrasts: &[(usize, usize)],
@@ -169,61 +181,10 @@ pub fn paired_bootstrap(
     samples: usize,
     seed: u64,
 ) -> Result<Paired, StudyError> {
-    let n = models.first().map(|t| t.index.questions.len()).unwrap_or(0);
-    if n == 0 || samples == 0 {
-        return Err(StudyError::Data("paired bootstrap needs questions and at least one resample".into()));
-    }
-    if models.iter().any(|t| t.index != models[0].index) {
-        return Err(StudyError::Data("paired bootstrap needs tables over the same questions".into()));
-    }
-    if contrasts.iter().any(|&(a, b)| a.max(b) >= models.len()) || trend.iter().any(|&(m, _)| m >= models.len()) {
-        return Err(StudyError::Data("a contrast names a model that is not there".into()));
-    }
-    let xs: Vec<f64> = trend.iter().map(|t| t.1).collect();
-    let summarise = |figs: &[Figures]| -> (Vec<Figures>, Figures) {
-        let diffs = contrasts.iter().map(|&(a, b)| std::array::from_fn(|f| figs[a][f] - figs[b][f])).collect();
-        let slopes = std::array::from_fn(|f| slope(&xs, &trend.iter().map(|&(m, _)| figs[m][f]).collect::<Vec<_>>()));
-        (diffs, slopes)
-    };
-    let ones = vec![1u32; n];
-    let point: Vec<Figures> = models.iter().map(|t| figures(t, &ones)).collect();
-    let (point_diffs, point_slopes) = summarise(&point);
-    let mut diff_samples: Vec<[Vec<f64>; 9]> = vec![std::array::from_fn(|_| Vec::with_capacity(samples)); contrasts.len()];
-    let mut slope_samples: [Vec<f64>; 9] = std::array::from_fn(|_| Vec::with_capacity(samples));
-    let mut rng = SplitMix64::new(seed);
-    let mut w = vec![0u32; n];
-    for _ in 0..samples {
-        w.iter_mut().for_each(|x| *x = 0);
-        for _ in 0..n {
-            w[rng.below(n)] += 1;
-        }
-        let figs: Vec<Figures> = models.iter().map(|t| figures(t, &w)).collect();
-        let (diffs, slopes) = summarise(&figs);
-        for (c, d) in diffs.iter().enumerate() {
-            for f in 0..9 {
-                if d[f].is_finite() {
-                    diff_samples[c][f].push(d[f]);
-                }
-            }
-        }
-        for f in 0..9 {
-            if slopes[f].is_finite() {
-                slope_samples[f].push(slopes[f]);
-            }
-        }
-    }
-    let interval = |estimate: f64, s: &Vec<f64>| {
-        let (lo, hi) = percentile_interval(s.clone()).unwrap_or((f64::NAN, f64::NAN));
-        Interval { estimate, lo, hi }
-    };
-    Ok(Paired {
-        contrasts: point_diffs
-            .iter()
-            .zip(&diff_samples)
-            .map(|(d, s)| std::array::from_fn(|f| interval(d[f], &s[f])))
-            .collect(),
-        slopes: std::array::from_fn(|f| interval(point_slopes[f], &slope_samples[f])),
-    })
+    let groups: Vec<Vec<&QuestionTable>> = models.iter().map(|t| vec![t]).collect();
+    let how = super::bootstrap::Resampling { samples, seed, seeds: false, clusters: false };
+    let r = super::bootstrap::bootstrap(&groups, contrasts, trend, &how)?;
+    Ok(Paired { contrasts: r.contrasts, slopes: r.slopes })
 }
 
 #[cfg(test)]
@@ -239,6 +200,7 @@ mod tests {
             questions: (0..n).map(|q| format!("q{q}")).collect(),
             langs: vec!["de".into(), "en".into()],
             cells: vec![("de".into(), "de".into()), ("de".into(), "en".into()), ("en".into(), "de".into()), ("en".into(), "en".into())],
+            ..Default::default()
         };
         let mut t = QuestionTable::new(index);
         for q in 0..n {

@@ -85,6 +85,9 @@ pub struct Task {
     pub pool_is_queries: bool,
     /// Data files the task was built from, verified against SHA256SUMS.
     pub checksums: Vec<FileChecksum>,
+    /// Question id (`qid`) -> cluster: questions of one article share context, so a bootstrap
+    /// resamples whole clusters. Empty: every question is its own cluster (MKQA).
+    pub clusters: BTreeMap<String, u32>,
 }
 
 impl Task {
@@ -108,6 +111,8 @@ pub fn squad_r_task(kind: TaskKind, files: &[SquadRLang], keep_article: impl Fn(
     // qid -> relevant candidate indices across languages
     let mut relevant: HashMap<String, BTreeSet<u32>> = HashMap::new();
     let mut questions = Vec::new();
+    // (qid, (language, article index in that language's file)) of every question version.
+    let mut articles_of: Vec<(String, (String, usize))> = Vec::new();
     for f in files {
         let mut n = 0usize;
         for (ai, a) in f.articles.iter().enumerate() {
@@ -121,6 +126,7 @@ pub fn squad_r_task(kind: TaskKind, files: &[SquadRLang], keep_article: impl Fn(
                     n += 1;
                 }
                 for q in &p.questions {
+                    articles_of.push((q.id.clone(), (f.lang.clone(), ai)));
                     if let Some(si) = q.answer_sentence {
                         relevant.entry(q.id.clone()).or_default().insert((base + si) as u32);
                     }
@@ -139,7 +145,54 @@ pub fn squad_r_task(kind: TaskKind, files: &[SquadRLang], keep_article: impl Fn(
             text,
         })
         .collect();
-    Task { kind, langs: files.iter().map(|f| f.lang.clone()).collect(), pool, queries, labelled: true, pool_is_queries: false, checksums: Vec::new() }
+    Task {
+        kind,
+        langs: files.iter().map(|f| f.lang.clone()).collect(),
+        pool,
+        queries,
+        labelled: true,
+        pool_is_queries: false,
+        checksums: Vec::new(),
+        clusters: article_clusters(&articles_of),
+    }
+}
+
+/// Clusters of questions that share an article: an article of one language file is linked to
+/// another language's article when a question (qid) appears in both, and each connected group
+/// of articles is one cluster (XQuAD's files are parallel; MLQA's articles are numbered
+/// differently per language). Cluster numbers follow first appearance.
+fn article_clusters(articles_of: &[(String, (String, usize))]) -> BTreeMap<String, u32> {
+    let mut node: HashMap<&(String, usize), usize> = HashMap::new();
+    for (_, a) in articles_of {
+        let n = node.len();
+        node.entry(a).or_insert(n);
+    }
+    let mut parent: Vec<usize> = (0..node.len()).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
+    for (qid, a) in articles_of {
+        let n = node[a];
+        let first = *first_of.entry(qid.as_str()).or_insert(n);
+        let (ra, rb) = (root(&mut parent, first), root(&mut parent, n));
+        if ra != rb {
+            parent[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    let mut number: HashMap<usize, u32> = HashMap::new();
+    let mut out = BTreeMap::new();
+    for (qid, a) in articles_of {
+        let r = root(&mut parent, node[a]);
+        let next = number.len() as u32;
+        let c = *number.entry(r).or_insert(next);
+        out.entry(qid.clone()).or_insert(c);
+    }
+    out
 }
 
 /// Unicode NFKC, trimmed: two answers that print the same are one candidate.
@@ -201,7 +254,7 @@ pub fn mkqa_task(questions: &[MkqaQuestion]) -> Task {
         }
         queries.extend(language_versions(q, rel.into_iter().collect()));
     }
-    Task { kind: TaskKind::Mkqa, langs, pool, queries, labelled: true, pool_is_queries: false, checksums: Vec::new() }
+    Task { kind: TaskKind::Mkqa, langs, pool, queries, labelled: true, pool_is_queries: false, checksums: Vec::new(), clusters: BTreeMap::new() }
 }
 
 /// Parallel-question retrieval on MKQA-R's questions: every language version of a question
@@ -234,7 +287,7 @@ pub fn parallel_questions_task(questions: &[MkqaQuestion]) -> Task {
             })
         })
         .collect();
-    Task { kind: TaskKind::MkqaParallel, langs, pool, queries, labelled: true, pool_is_queries: true, checksums: Vec::new() }
+    Task { kind: TaskKind::MkqaParallel, langs, pool, queries, labelled: true, pool_is_queries: true, checksums: Vec::new(), clusters: BTreeMap::new() }
 }
 
 /// Builds a task from the data folder, verifying the checksums of the files it reads.
@@ -259,7 +312,7 @@ pub fn load_task(kind: TaskKind, data: &Path) -> Result<Task, SourceError> {
             let test = sources::read_mia_dir(&data.join("mkqa/mia-test"))?;
             let queries: Vec<Query> = test.iter().flat_map(|q| language_versions(q, Vec::new())).collect();
             let langs = test.iter().flat_map(|q| q.queries.keys().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
-            Task { kind, langs, pool: dev.pool, queries, labelled: false, pool_is_queries: false, checksums: Vec::new() }
+            Task { kind, langs, pool: dev.pool, queries, labelled: false, pool_is_queries: false, checksums: Vec::new(), clusters: BTreeMap::new() }
         }
     };
     let prefixes: &[&str] = match kind {
@@ -368,6 +421,7 @@ impl Task {
             labelled: self.labelled,
             pool_is_queries: self.pool_is_queries,
             checksums: self.checksums.clone(),
+            clusters: self.clusters.iter().filter(|(q, _)| qids.contains(q.as_str())).map(|(q, c)| (q.clone(), *c)).collect(),
         }
     }
 }
@@ -375,6 +429,28 @@ impl Task {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// MLQA numbers articles differently per language: en's article 0 is de's article 1. The
+    /// questions of one article form one cluster across languages, and no other article joins it.
+    #[test]
+    fn article_clusters_follow_questions_across_differently_numbered_files() {
+        let q = |id: &str, lang: &str, a: usize| (id.to_string(), (lang.to_string(), a));
+        let c = article_clusters(&[
+            q("a1", "en", 0),
+            q("a2", "en", 0),
+            q("b1", "en", 1),
+            q("a1", "de", 1),
+            q("b1", "de", 0),
+            q("c1", "de", 2), // only in German, in an article of its own
+            q("a3", "de", 1), // only in German, but in the article a1 links to en's article 0
+        ]);
+        assert_eq!(c["a1"], c["a2"]);
+        assert_eq!(c["a1"], c["a3"], "de article 1 is en article 0");
+        assert_ne!(c["a1"], c["b1"]);
+        assert_ne!(c["c1"], c["a1"]);
+        assert_ne!(c["c1"], c["b1"]);
+        assert_eq!(c.values().collect::<BTreeSet<_>>().len(), 3);
+    }
 
     #[test]
     fn sample_keeps_whole_questions_with_their_answers_and_reindexes() {
@@ -387,7 +463,7 @@ mod tests {
             .enumerate()
             .flat_map(|(l, lang)| (0..10u32).map(move |q| Query { id: format!("q{q}-{lang}"), qid: format!("q{q}"), lang: lang.to_string(), text: format!("question {q}"), relevant: vec![q * 2 + l as u32 + 50] }))
             .collect();
-        let task = Task { kind: TaskKind::Mkqa, langs: vec!["en".into(), "de".into()], pool, queries, labelled: true, pool_is_queries: false, checksums: Vec::new() };
+        let task = Task { kind: TaskKind::Mkqa, langs: vec!["en".into(), "de".into()], pool, queries, labelled: true, pool_is_queries: false, checksums: Vec::new(), clusters: BTreeMap::new() };
         let small = task.sample(20);
         assert_eq!(small.pool.len(), 20);
         // Half the budget: 5 questions x 2 answers; both language versions of each kept.

@@ -16,6 +16,16 @@ pub use optim::{export_params, import_params, AdamW};
 pub use pairs::{read_training_files, split_validation, training_pairs, PairSet, TrainQuestion};
 pub use sampler::{distinct_groups, hybrid_schedule, validation_schedule, Batch, Pair};
 pub use state::{write_atomic, Progress, State, STATE_FILE};
+pub use crate::model::CodeVersions;
+
+/// Version of the training computation: sampler, loss, optimiser, loop, checkpoint rounding.
+/// Bump it with any change that moves the trained weights for the same seed. 1: the code that
+/// trained the first grid.
+pub const TRAINING_VERSION: u32 = 1;
+
+/// This build's versions: what a checkpoint trained now records, and what a saved state or
+/// checkpoint must carry to be resumed or reused.
+pub const CODE_VERSIONS: CodeVersions = CodeVersions { training: TRAINING_VERSION, pipeline: crate::encoder::PIPELINE_VERSION };
 
 use std::path::{Path, PathBuf};
 
@@ -153,6 +163,9 @@ pub enum TrainEvent {
     Features { done: usize, total: usize },
     /// Resumed from a saved state at this step.
     Resumed { step: usize },
+    /// A saved state at `step` was written by other training code (`was`) and was discarded:
+    /// the run starts from step 0.
+    Restarted { step: usize, was: CodeVersions },
     Step { step: usize, total: usize, loss: f64, lr: f64 },
     Valid { step: usize, loss: f64, best: f64, improved: bool },
     EarlyStop { step: usize },
@@ -210,9 +223,18 @@ impl PairData {
     }
 }
 
+/// The run's identity: configuration, base model, data and the versions of the code that
+/// computes it ([`CODE_VERSIONS`]), so a checkpoint made by other training code is never
+/// taken for this run's.
 fn run_fingerprint(config: &TrainConfig, base_sha256: &str, split: usize, data: &[FileChecksum], train_len: usize) -> String {
+    fingerprint_with(config, base_sha256, split, data, train_len, CODE_VERSIONS)
+}
+
+fn fingerprint_with(config: &TrainConfig, base_sha256: &str, split: usize, data: &[FileChecksum], train_len: usize, v: CodeVersions) -> String {
     let config = serde_json::to_string(config).unwrap_or_default();
-    crate::model::sha256_hex(format!("{config}|{base_sha256}|{split}|{data:?}|{train_len}").as_bytes())
+    crate::model::sha256_hex(
+        format!("{config}|{base_sha256}|{split}|{data:?}|{train_len}|training {}|pipeline {}", v.training, v.pipeline).as_bytes(),
+    )
 }
 
 /// Loads the pairs from `data/xquad-r` and computes trunk features with the base encoder.
@@ -361,8 +383,15 @@ impl Run<'_> {
         let mut model = TopLayers { layers: bert.layers.into_iter().skip(prep.split).collect() };
         let mut optim = AdamW::new(cfg.weight_decay);
         let fingerprint = self.fingerprint();
-        let mut progress = Progress { fingerprint: fingerprint.clone(), best_valid_loss: f64::INFINITY, ..Default::default() };
+        let mut progress =
+            Progress { fingerprint: fingerprint.clone(), code: CODE_VERSIONS, best_valid_loss: f64::INFINITY, ..Default::default() };
         match State::load(&self.out)? {
+            // Written by other training code: its steps are not this code's steps, so the run
+            // starts over instead of continuing them.
+            Some(s) if s.progress.code != CODE_VERSIONS => {
+                event(TrainEvent::Restarted { step: s.progress.step, was: s.progress.code });
+                State::remove(&self.out)?;
+            }
             Some(s) if s.progress.fingerprint == fingerprint => {
                 model = import_params(model, s.params)?;
                 optim.import(s.progress.step, s.moments, &self.device);
@@ -450,6 +479,7 @@ impl Run<'_> {
             train_seconds: progress.train_seconds,
             complete,
             fingerprint: self.fingerprint(),
+            code: CODE_VERSIONS,
             train_questions: self.prepared.train.len(),
             valid_questions: self.prepared.valid.len(),
         }
@@ -474,5 +504,23 @@ impl Run<'_> {
         let m = self.manifest(progress, &bytes, true);
         self.write_manifest(&m)?;
         Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checkpoint or state of other code must never match this run: a bumped version of
+    /// either the training code or the trunk's pipeline gives another fingerprint.
+    #[test]
+    fn fingerprint_changes_with_either_code_version() {
+        let config = TrainConfig::new();
+        let f = |v: CodeVersions| fingerprint_with(&config, "base", 10, &[], 100, v);
+        let now = f(CODE_VERSIONS);
+        assert_eq!(now, run_fingerprint(&config, "base", 10, &[], 100));
+        assert_ne!(now, f(CodeVersions { training: TRAINING_VERSION + 1, ..CODE_VERSIONS }));
+        assert_ne!(now, f(CodeVersions { pipeline: CODE_VERSIONS.pipeline + 1, ..CODE_VERSIONS }));
+        assert_ne!(now, f(CodeVersions::default()));
     }
 }

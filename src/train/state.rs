@@ -16,6 +16,10 @@ pub const STATE_FILE: &str = "train-state.safetensors";
 pub struct Progress {
     /// Identifies the run: a state from another configuration is never resumed.
     pub fingerprint: String,
+    /// The code that wrote it; a state of other code is discarded, not resumed. Absent in
+    /// states written before versions were recorded (read as version 0).
+    #[serde(default)]
+    pub code: crate::model::CodeVersions,
     pub step: usize,
     pub best_valid_loss: f64,
     pub best_step: usize,

@@ -410,8 +410,8 @@ fn matrix_column(l: &Loaded, state: &State, model: &str, qid: &str, pool_size: u
             <h2>{ label }</h2>
             <p class="summary" data-testid="matrix-summary">
                 { format!(
-                    "own language ranked first in {first} of {with_own} rows \u{00b7} median rank: own language {}, other languages {} \u{00b7} language bias (mean spread) {}",
-                    fmt(own), fmt(other), fmt(m.mean_bias())
+                    "own language ranked first in {} of {with_own} rows \u{00b7} median rank: own language {}, other languages {} \u{00b7} language bias (mean spread) {}",
+                    crate::metrics::count_text(first), fmt(own), fmt(other), fmt(m.mean_bias())
                 ) }
             </p>
             { matrix_table(m, pool_size) }

@@ -169,6 +169,7 @@ impl Sweep {
             "bootstrap": cmd.bootstrap,
             "trunk_split": split,
             "pipeline_version": PIPELINE_VERSION,
+            "bias_ties": crate::metrics::BIAS_TIES,
             "max_len_query": cmd.args.model.max_len_query,
             "max_len_passage": cmd.args.model.max_len_passage,
         });
@@ -345,6 +346,7 @@ impl Sweep {
             "checkpoint_weights_sha256": manifest.weights_sha256,
             "train_steps": manifest.steps, "best_step": manifest.best_step, "best_valid_loss": manifest.best_valid_loss,
             "train_seconds": manifest.train_seconds,
+            "code": manifest.code,
             "wall_s": wall,
         });
         write_results(&result_dir, &name, &ckpt.sha256, &self.fingerprints[i], &self.evaluation, extra, results)?;
