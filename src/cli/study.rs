@@ -15,8 +15,8 @@ pub struct StudyCmd {
     /// Where study.json and study.md go.
     #[arg(long, default_value = "results/study")]
     out: PathBuf,
-    /// Bootstrap resamples of the paired intervals.
-    #[arg(long, default_value_t = 1000)]
+    /// Bootstrap resamples of the paired intervals (each: seeds, then questions or articles).
+    #[arg(long, default_value_t = 10_000)]
     bootstrap: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,

@@ -145,6 +145,14 @@ pub fn share_at_most(samples: &[f32], threshold: f64) -> f64 {
     samples.iter().filter(|&&x| (x as f64) <= threshold).count() as f64 / samples.len() as f64
 }
 
+/// Share of resamples at or above `threshold`.
+pub fn share_at_least(samples: &[f32], threshold: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    samples.iter().filter(|&&x| (x as f64) >= threshold).count() as f64 / samples.len() as f64
+}
+
 fn interval(estimate: f64, samples: &[f32]) -> Interval {
     let (lo, hi) = if estimate.is_finite() {
         percentile_interval(samples.iter().map(|&x| x as f64).collect()).unwrap_or((f64::NAN, f64::NAN))
@@ -364,5 +372,6 @@ mod tests {
         assert!((sign_p(&[-1.0, 1.0, 2.0, 3.0]) - 0.5).abs() < 1e-12);
         assert!(sign_p(&[]).is_nan());
         assert_eq!(share_at_most(&[0.1, 0.2, 0.3, 0.4], 0.25), 0.5);
+        assert_eq!(share_at_least(&[0.1, 0.2, 0.3, 0.4], 0.3), 0.5);
     }
 }

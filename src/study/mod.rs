@@ -19,6 +19,7 @@ use thiserror::Error;
 
 pub use claims::{claims, Claim, Verdict};
 pub use grid::{cells, parse_name, Cell};
+pub use bootstrap::Resampling;
 pub use stats::{Interval, FIGURES, FIGURE_LABELS};
 pub use tables::{claims_markdown, markdown};
 
@@ -40,6 +41,10 @@ pub enum StudyError {
         source: std::io::Error,
     },
 }
+
+/// Version of `study.json`. 2: seed- and cluster-aware headline intervals (`figures`), the
+/// fixed-seed ones beside them, p-values, every pair of alphas, early-stopping steps.
+pub const STUDY_VERSION: u32 = 2;
 
 /// File of a task's per-question table in a model's results folder.
 pub fn questions_file(task: &str) -> String {
@@ -102,6 +107,10 @@ pub struct AlphaSummary {
     pub mean: FigureMap,
     pub sd: FigureMap,
     pub per_seed: BTreeMap<String, Vec<f64>>,
+    /// Per seed (order of `seeds`): the step of the kept checkpoint (early stopping) and the
+    /// steps trained; 0 where the report does not say.
+    pub best_step: Vec<usize>,
+    pub train_steps: Vec<usize>,
 }
 
 /// A paired difference figure(a) - figure(b); `a`/`b` are alphas as text or "base".
@@ -109,7 +118,18 @@ pub struct AlphaSummary {
 pub struct Contrast {
     pub a: String,
     pub b: String,
+    /// The headline intervals: seeds and clusters (articles) resampled ([`Study::resampling`]).
     pub figures: BTreeMap<String, Interval>,
+    /// The same differences with the seeds held fixed (their mean per question) and single
+    /// questions resampled: the 3-seed study's scheme, kept to show what training noise adds.
+    pub fixed_seeds: BTreeMap<String, Interval>,
+    /// Seeds resampled, single questions (not clusters): with `figures`, what clustering adds.
+    /// Absent where the task has no clusters (then it equals `figures`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub single_questions: BTreeMap<String, Interval>,
+    /// The headline resamples of each figure's difference, for the claims' tests.
+    #[serde(skip)]
+    pub samples: BTreeMap<String, Vec<f32>>,
 }
 
 /// One ordered language pair (cross-lingual cell) across the grid.
@@ -153,6 +173,8 @@ pub struct Study {
     pub version: u32,
     pub bootstrap: usize,
     pub seed: u64,
+    /// How the headline intervals resample (seeds, then clusters of questions).
+    pub resampling: Resampling,
     /// Models read, by name.
     pub models: Vec<String>,
     pub tasks: Vec<TaskStudy>,
@@ -171,8 +193,9 @@ fn alpha_text(a: f64) -> String {
     a.to_string()
 }
 
-/// The alpha nearest 0.5 and the contrasts the claims need: it against both ends, the ends
-/// against each other, its neighbours against it, and every alpha against the base.
+/// The contrasts the claims need: the alpha nearest 0.5 against both ends, the ends against
+/// each other, its neighbours against it, every other pair of alphas, and every alpha against
+/// the base.
 fn contrast_plan(alphas: &[f64], has_base: bool) -> Vec<(Option<usize>, Option<usize>)> {
     let mut plan = Vec::new();
     if alphas.is_empty() {
@@ -188,6 +211,14 @@ fn contrast_plan(alphas: &[f64], has_base: bool) -> Vec<(Option<usize>, Option<u
     for n in [mid.checked_sub(1), Some(mid + 1)].into_iter().flatten() {
         if n < alphas.len() && n != mid && !plan.contains(&(Some(mid), Some(n))) && !plan.contains(&(Some(n), Some(mid))) {
             plan.push((Some(n), Some(mid)));
+        }
+    }
+    // Every other pair, larger alpha first: "best" claims test one alpha against all others.
+    for a in 0..alphas.len() {
+        for b in 0..a {
+            if !plan.contains(&(Some(a), Some(b))) && !plan.contains(&(Some(b), Some(a))) {
+                plan.push((Some(a), Some(b)));
+            }
         }
     }
     if has_base {
@@ -257,9 +288,10 @@ pub fn analyse(models: &[ModelResult], bootstrap: usize, seed: u64) -> Result<St
     });
     Ok(Study {
         schema: "hybrid-ir/study",
-        version: 1,
+        version: STUDY_VERSION,
         bootstrap,
         seed,
+        resampling: Resampling::full(bootstrap, seed),
         models: models.iter().map(|m| m.name.clone()).collect(),
         tasks,
         consistency,
@@ -277,6 +309,7 @@ fn analyse_task(
     let base_table = base.and_then(|b| b.tables.get(task));
     let mut summaries = Vec::new();
     let mut means: Vec<QuestionTable> = Vec::new();
+    let mut seed_tables: Vec<Vec<&QuestionTable>> = Vec::new();
     let mut used_alphas = Vec::new();
     for &alpha in alphas {
         let runs: Vec<(u64, &QuestionTable)> = models
@@ -288,41 +321,60 @@ fn analyse_task(
         }
         let per_seed: Vec<stats::Figures> = runs.iter().map(|(_, t)| stats::figures(t, &vec![1; t.index.questions.len()])).collect();
         let column = |f: usize| per_seed.iter().map(|x| x[f]).collect::<Vec<f64>>();
+        let config_of = |seed: u64, key: &str| {
+            models
+                .iter()
+                .find(|m| m.cell.is_some_and(|c| c.alpha == alpha && c.seed == seed))
+                .and_then(|m| m.report.config.get(key)?.as_u64())
+                .unwrap_or(0) as usize
+        };
         summaries.push(AlphaSummary {
             alpha,
+            best_step: runs.iter().map(|r| config_of(r.0, "best_step")).collect(),
+            train_steps: runs.iter().map(|r| config_of(r.0, "train_steps")).collect(),
             seeds: runs.iter().map(|r| r.0).collect(),
             mean: FIGURES.iter().enumerate().map(|(f, n)| (n.to_string(), column(f).iter().sum::<f64>() / runs.len() as f64)).collect(),
             sd: FIGURES.iter().enumerate().map(|(f, n)| (n.to_string(), sd(&column(f)))).collect(),
             per_seed: FIGURES.iter().enumerate().map(|(f, n)| (n.to_string(), column(f))).collect(),
         });
         means.push(stats::mean_table(&runs.iter().map(|r| r.1).collect::<Vec<_>>())?);
+        seed_tables.push(runs.iter().map(|r| r.1).collect::<Vec<_>>());
         used_alphas.push(alpha);
     }
     let questions = means.first().or(base_table).map(|t| t.index.questions.len()).unwrap_or(0);
-    // Models for the bootstrap: the seed means of each alpha, then the base.
-    let mut boot_models = means.clone();
+    // Bootstrap groups: the seeds of each alpha, then the base (one table).
+    let mut groups = seed_tables.clone();
     let base_ix = base_table.filter(|b| means.first().is_none_or(|m| m.index == b.index)).map(|b| {
-        boot_models.push(b.clone());
-        boot_models.len() - 1
+        groups.push(vec![b]);
+        groups.len() - 1
     });
     let plan = contrast_plan(&used_alphas, base_ix.is_some());
     let resolve = |x: Option<usize>| x.unwrap_or_else(|| base_ix.expect("planned only with a base"));
     let pairs_ix: Vec<(usize, usize)> = plan.iter().map(|&(a, b)| (resolve(a), resolve(b))).collect();
     let trend: Vec<(usize, f64)> = used_alphas.iter().enumerate().map(|(i, &a)| (i, a)).collect();
-    let (contrasts, trends) = if boot_models.len() >= 2 {
-        let p = stats::paired_bootstrap(&boot_models, &pairs_ix, &trend, bootstrap, seed)?;
+    let (contrasts, trends) = if groups.len() >= 2 {
+        let run = |seeds: bool, clusters: bool| bootstrap::bootstrap(&groups, &pairs_ix, &trend, &Resampling { samples: bootstrap, seed, seeds, clusters });
+        let full = run(true, true)?;
+        let fixed = run(false, false)?;
+        let clusters = &groups[0][0].index.clusters;
+        let has_clusters = !clusters.is_empty() && clusters.iter().collect::<std::collections::BTreeSet<_>>().len() < questions;
+        let single = if has_clusters { Some(run(true, false)?) } else { None };
         let name = |x: Option<usize>| x.map(|i| alpha_text(used_alphas[i])).unwrap_or_else(|| "base".into());
+        let map = |ivs: &[Interval; 9]| -> BTreeMap<String, Interval> { FIGURES.iter().zip(ivs).map(|(n, v)| (n.to_string(), *v)).collect() };
         let contrasts = plan
             .iter()
-            .zip(&p.contrasts)
-            .map(|(&(a, b), iv)| Contrast {
+            .enumerate()
+            .map(|(c, &(a, b))| Contrast {
                 a: name(a),
                 b: name(b),
-                figures: FIGURES.iter().zip(iv).map(|(n, v)| (n.to_string(), *v)).collect(),
+                figures: map(&full.contrasts[c]),
+                fixed_seeds: map(&fixed.contrasts[c]),
+                single_questions: single.as_ref().map(|s| map(&s.contrasts[c])).unwrap_or_default(),
+                samples: FIGURES.iter().zip(&full.contrast_samples[c]).map(|(n, v)| (n.to_string(), v.clone())).collect(),
             })
             .collect();
         let trends = if used_alphas.len() >= 2 {
-            FIGURES.iter().zip(&p.slopes).map(|(n, v)| (n.to_string(), *v)).collect()
+            FIGURES.iter().zip(&full.slopes).map(|(n, v)| (n.to_string(), *v)).collect()
         } else {
             BTreeMap::new()
         };
@@ -408,11 +460,11 @@ mod tests {
         for want in [(Some(2), Some(0)), (Some(2), Some(4)), (Some(0), Some(4)), (Some(1), Some(2)), (Some(3), Some(2)), (Some(0), None), (Some(4), None)] {
             assert!(plan.contains(&want), "{want:?} missing from {plan:?}");
         }
-        assert_eq!(plan.len(), 5 + 5);
+        assert_eq!(plan.len(), 10 + 5, "every pair of five alphas once, and each against the base");
         assert_eq!(contrast_plan(&[0.5], false), vec![]);
         assert_eq!(contrast_plan(&[0.0, 1.0], false), vec![(Some(0), Some(1))]);
         // A grid cut short at 0.5: its largest alpha is the hybrid one; no pair twice.
-        assert_eq!(contrast_plan(&[0.0, 0.25, 0.5], false), vec![(Some(2), Some(0)), (Some(1), Some(2))]);
+        assert_eq!(contrast_plan(&[0.0, 0.25, 0.5], false), vec![(Some(2), Some(0)), (Some(1), Some(2)), (Some(1), Some(0))]);
     }
 
     fn model(name: &str, pipeline: u64, code: Option<crate::model::CodeVersions>) -> ModelResult {

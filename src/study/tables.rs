@@ -5,6 +5,10 @@ use std::fmt::Write;
 
 use super::{claims, Study, TaskStudy, FIGURES, FIGURE_LABELS};
 
+/// Printed for a figure a task does not define (e.g. own-language top where the relevant set
+/// excludes the query's language).
+const NA: &str = "n/a";
+
 /// Figures in [0, 1] print x100; bias prints in ranks.
 fn scaled(fig: &str, v: f64) -> f64 {
     if fig == "bias" {
@@ -16,7 +20,7 @@ fn scaled(fig: &str, v: f64) -> f64 {
 
 fn num(fig: &str, v: f64) -> String {
     if !v.is_finite() {
-        return "-".into();
+        return NA.into();
     }
     if fig == "bias" {
         format!("{:.0}", v)
@@ -35,8 +39,8 @@ fn mean_sd(fig: &str, mean: f64, sd: f64) -> String {
 }
 
 fn interval(fig: &str, iv: &super::Interval) -> String {
-    if !iv.estimate.is_finite() {
-        return "-".into();
+    if !iv.estimate.is_finite() || !iv.lo.is_finite() {
+        return NA.into();
     }
     let p = if fig == "bias" { 0 } else { 2 };
     let star = if iv.excludes_zero() { " **\\***" } else { "" };
@@ -74,7 +78,11 @@ fn task_tables(out: &mut String, t: &TaskStudy) {
         let _ = writeln!(out, "| alpha = {} | {} | {} |", a.alpha, seeds.join(","), cells.join(" | "));
     }
     if !t.contrasts.is_empty() {
-        let _ = writeln!(out, "\nPaired differences (seed means per question, 95% bootstrap CI; **\\*** = excludes zero):\n");
+        let unit = if t.contrasts.iter().any(|c| !c.single_questions.is_empty()) { "articles" } else { "questions" };
+        let _ = writeln!(
+            out,
+            "\nPaired differences, seed-aware (each resample draws every alpha's seeds with replacement, then {unit}; 95% percentile CI; **\\*** = excludes zero):\n"
+        );
         let _ = writeln!(out, "| a - b | {} |", header.join(" | "));
         let _ = writeln!(out, "|---|{}", "---|".repeat(figs.len()));
         for c in &t.contrasts {
@@ -88,17 +96,26 @@ fn task_tables(out: &mut String, t: &TaskStudy) {
     }
     let between: Vec<&super::Contrast> = t.contrasts.iter().filter(|c| c.b != "base").collect();
     if !between.is_empty() {
-        let count = |f: &str| between.iter().filter(|c| c.figures.get(f).is_some_and(|iv| iv.excludes_zero())).count();
+        // Only defined differences count (a figure the task lacks is n/a, not "includes zero").
+        let count = |f: &str| {
+            let defined: Vec<&super::Interval> = between.iter().filter_map(|c| c.figures.get(f)).filter(|iv| iv.lo.is_finite()).collect();
+            let label = FIGURE_LABELS[super::stats::figure(f)];
+            if defined.is_empty() {
+                format!("{label} n/a")
+            } else {
+                format!("{label} {} of {}", defined.iter().filter(|iv| iv.excludes_zero()).count(), defined.len())
+            }
+        };
         let _ = writeln!(
             out,
-            "\nSeparating alphas on {}: of {} paired differences between alphas, {} exclude zero for Mo. mAP, {} for Cr. mAP, {} for Mul. mAP, {} for bias.",
+            "\nSeparating alphas on {} (paired differences between alphas whose seed-aware interval excludes zero): {}; {}; {}; {}.",
             t.task,
-            between.len(),
             count("mono_map"),
             count("cross_map"),
             count("multi_map"),
             count("bias")
         );
+        widening(out, t, &between);
     }
     if !t.groups.is_empty() {
         let _ = writeln!(out, "\nCr. mAP by training languages (XQuAD's 12 = seen):\n");
@@ -126,6 +143,49 @@ fn task_tables(out: &mut String, t: &TaskStudy) {
         }
         let improved = t.pairs.iter().filter(|r| r.mean[mid] > r.base).count();
         let _ = writeln!(out, "\n{improved} of {} ordered pairs improve over the base at alpha = {}.", t.pairs.len(), t.alphas[mid].alpha);
+    }
+    out.push('\n');
+}
+
+/// Median over the between-alpha contrasts of the ratio of interval widths: how much resampling
+/// seeds (and articles) widens the 3-seed study's fixed-seed intervals.
+fn widening(out: &mut String, t: &TaskStudy, between: &[&super::Contrast]) {
+    let width = |iv: Option<&super::Interval>| iv.map(|iv| iv.hi - iv.lo).filter(|w| w.is_finite() && *w > 0.0);
+    let median_ratio = |top: &dyn Fn(&super::Contrast) -> Option<f64>, bottom: &dyn Fn(&super::Contrast) -> Option<f64>| {
+        let mut r: Vec<f64> = between.iter().filter_map(|c| Some(top(c)? / bottom(c)?)).collect();
+        r.sort_by(f64::total_cmp);
+        r.get(r.len() / 2).copied()
+    };
+    let figs = ["mono_map", "cross_map", "multi_map", "bias"];
+    let has_clusters = between.iter().any(|c| !c.single_questions.is_empty());
+    let mut cells = Vec::new();
+    for f in figs {
+        let seeds = if has_clusters {
+            median_ratio(&|c| width(c.single_questions.get(f)), &|c| width(c.fixed_seeds.get(f)))
+        } else {
+            median_ratio(&|c| width(c.figures.get(f)), &|c| width(c.fixed_seeds.get(f)))
+        };
+        let clusters = has_clusters.then(|| median_ratio(&|c| width(c.figures.get(f)), &|c| width(c.single_questions.get(f)))).flatten();
+        let x = |v: Option<f64>| v.map(|v| format!("{v:.1}x")).unwrap_or_else(|| NA.into());
+        cells.push(if has_clusters { format!("{} {} / {}", FIGURE_LABELS[super::stats::figure(f)], x(seeds), x(clusters)) } else { format!("{} {}", FIGURE_LABELS[super::stats::figure(f)], x(seeds)) });
+    }
+    let what = if has_clusters { "resampling seeds / then articles instead of questions" } else { "resampling seeds" };
+    let _ = writeln!(out, "\nInterval widths on {}, median over those differences, widened by {what}: {}.", t.task, cells.join("; "));
+}
+
+/// Early stopping picks each run's checkpoint: its step per alpha and seed.
+fn early_stopping(out: &mut String, t: &TaskStudy) {
+    if t.alphas.iter().all(|a| a.best_step.iter().all(|&s| s == 0)) {
+        return;
+    }
+    let _ = writeln!(out, "### Early stopping: the kept checkpoint's step
+");
+    let _ = writeln!(out, "| alpha | seeds | best step per seed | mean | steps trained per seed |\n|---|---|---|---|---|");
+    for a in &t.alphas {
+        let list = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+        let mean = a.best_step.iter().sum::<usize>() as f64 / a.best_step.len().max(1) as f64;
+        let seeds: Vec<String> = a.seeds.iter().map(u64::to_string).collect();
+        let _ = writeln!(out, "| {} | {} | {} | {mean:.0} | {} |", a.alpha, seeds.join(","), list(&a.best_step), list(&a.train_steps));
     }
     out.push('\n');
 }
@@ -165,11 +225,15 @@ pub fn markdown(study: &Study) -> String {
     let _ = writeln!(
         out,
         "Metrics x100 (bias in ranks). Per alpha: mean ± sample sd over seeds. Paired differences: {} bootstrap \
-         resamples of questions (all language versions together), seed {}.\n",
+         resamples (seed {}); each draws every alpha's seeds with replacement, then questions (all language versions \
+         together), or whole articles on XQuAD-R and MLQA-R, shared by every model.\n",
         study.bootstrap, study.seed
     );
     if let Some(t) = study.tasks.iter().find(|t| t.task == "xquad-r-heldout") {
         paper_comparison(&mut out, t);
+    }
+    if let Some(t) = study.tasks.first() {
+        early_stopping(&mut out, t);
     }
     for t in &study.tasks {
         task_tables(&mut out, t);
@@ -195,13 +259,15 @@ pub fn markdown(study: &Study) -> String {
     out
 }
 
-/// The claims table alone (every task), for the README's summary.
+/// The claims table alone (every task), for the README's summary: raw verdicts from the 95%
+/// intervals and Holm-corrected ones over the whole family.
 pub fn claims_markdown(study: &Study) -> String {
-    let mut out = String::from("| claim | task | verdict | evidence: paired differences x100 (bias in ranks), 95% CI |\n|---|---|---|---|\n");
-    for t in &study.tasks {
-        for c in claims(t) {
-            let _ = writeln!(out, "| {} | {} | **{}** | {} |", c.claim, c.task, c.verdict.label(), c.evidence);
-        }
+    let mut out = String::from(
+        "| claim | task | verdict | Holm-corrected | p / p Holm | evidence: paired differences x100 (bias in ranks), seed-aware 95% CI |\n|---|---|---|---|---|---|\n",
+    );
+    for c in claims::study_claims(study) {
+        let p = if c.p.is_finite() { format!("{:.4} / {:.4}", c.p, c.p_holm) } else { "-".into() };
+        let _ = writeln!(out, "| {} | {} | **{}** | {} | {p} | {} |", c.claim, c.task, c.verdict.label(), c.corrected.label(), c.evidence);
     }
     out
 }
