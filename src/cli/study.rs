@@ -20,9 +20,14 @@ pub struct StudyCmd {
     bootstrap: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// An earlier study's claims (`hybrid-ir/previous-claims` JSON): the `study-changes` block
+    /// lists the verdicts that moved since. Skipped when the file does not exist.
+    #[arg(long, default_value = "results/study/claims-3-seed.json")]
+    previous: PathBuf,
     /// Markdown files to refresh (repeatable): the block between `<!-- study:begin -->` and
     /// `<!-- study:end -->` gets every table, the one between `<!-- study-claims:begin -->` and
-    /// `<!-- study-claims:end -->` the claims table (e.g. RESULTS.md and README.md).
+    /// `<!-- study-claims:end -->` the claims table, `study-summary` the findings in sentences
+    /// (e.g. RESULTS.md and README.md).
     #[arg(long)]
     update: Vec<PathBuf>,
 }
@@ -75,10 +80,19 @@ pub fn study(cmd: StudyCmd) -> Result<(), CliError> {
     let md = study::markdown(&s);
     super::write_atomic(&cmd.out.join("study.md"), md.as_bytes())?;
     let claims = study::claims_markdown(&s);
+    let summary = study::summary_markdown(&s);
+    let changes = match std::fs::read_to_string(&cmd.previous) {
+        Ok(text) => {
+            let previous: study::PreviousClaims = serde_json::from_str(&text).map_err(|e| CliError::json(&cmd.previous.display().to_string(), e))?;
+            study::changes_markdown(&s, &previous)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(CliError::io(cmd.previous.display(), e)),
+    };
     for path in &cmd.update {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path.display(), e))?;
         let mut new = text.clone();
-        for (name, block) in [("study", &md), ("study-claims", &claims)] {
+        for (name, block) in [("study", &md), ("study-claims", &claims), ("study-summary", &summary), ("study-changes", &changes)] {
             if let Some(t) = splice(&new, name, block) {
                 new = t;
             }

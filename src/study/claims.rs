@@ -340,6 +340,8 @@ mod tests {
             trends: BTreeMap::new(),
             pairs: vec![],
             groups: BTreeMap::new(),
+            shared_answers: BTreeMap::new(),
+            tied_top_base: BTreeMap::new(),
         }
     }
 

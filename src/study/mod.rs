@@ -21,7 +21,7 @@ pub use claims::{claims, Claim, Verdict};
 pub use grid::{cells, parse_name, Cell};
 pub use bootstrap::Resampling;
 pub use stats::{Interval, FIGURES, FIGURE_LABELS};
-pub use tables::{claims_markdown, markdown};
+pub use tables::{changes_markdown, claims_markdown, markdown, summary_markdown, PreviousClaims};
 
 use crate::report::{QuestionTable, Report, SEEN_LANGS};
 
@@ -158,6 +158,11 @@ pub struct TaskStudy {
     pub pairs: Vec<PairRow>,
     /// MKQA: mean cross-lingual AP by training-language group (seen-seen, ...): base, per alpha.
     pub groups: BTreeMap<String, (f64, Vec<f64>)>,
+    /// Per query language, from the base model's report: queries with an own-language answer
+    /// whose text is also another language's answer, and queries whose top was such a tie
+    /// (identical texts share one rank; empty for reports before ties were handled).
+    pub shared_answers: BTreeMap<String, usize>,
+    pub tied_top_base: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -438,7 +443,10 @@ fn analyse_task(
             groups = acc.into_iter().map(|(k, (b, a))| (k, (avg(&b), a.iter().map(|v| avg(v)).collect()))).collect();
         }
     }
+    let base_bias = base.and_then(|b| b.report.tasks.iter().find(|t| t.task == task)).map(|t| &t.bias);
     Ok(TaskStudy {
+        shared_answers: base_bias.map(|b| b.shared_answer.clone()).unwrap_or_default(),
+        tied_top_base: base_bias.map(|b| b.tied_top.clone()).unwrap_or_default(),
         task: task.to_string(),
         questions,
         base: base_table.map(|t| figure_map(&stats::figures(t, &vec![1; t.index.questions.len()]))),

@@ -127,6 +127,20 @@ fn task_tables(out: &mut String, t: &TaskStudy) {
             let _ = writeln!(out, "| {g} | {} | {} |", num("cross_map", *base), cells.join(" | "));
         }
     }
+    if t.shared_answers.values().any(|&n| n > 0) {
+        let _ = writeln!(
+            out,
+            "\nTied answers (identical texts in several languages share one rank, and a top shared by k languages counts 1/k \
+             towards the own-language share): per query language, of {} questions, those with an own-language answer \
+             whose text another language also has, and those whose top was such a tie for the base model:\n",
+            t.questions
+        );
+        let langs: Vec<&String> = t.shared_answers.keys().collect();
+        let _ = writeln!(out, "| | {} |\n|---|{}", langs.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" | "), "---|".repeat(langs.len()));
+        let row = |m: &std::collections::BTreeMap<String, usize>| langs.iter().map(|l| m.get(*l).copied().unwrap_or(0).to_string()).collect::<Vec<_>>().join(" | ");
+        let _ = writeln!(out, "| answer text shared | {} |", row(&t.shared_answers));
+        let _ = writeln!(out, "| tied top (base) | {} |", row(&t.tied_top_base));
+    }
     if t.pairs.len() > 20 && !t.alphas.is_empty() {
         // The worst pairs at the hybrid alpha, with every alpha and the change versus base.
         let mid = (0..t.alphas.len()).min_by(|&a, &b| (t.alphas[a].alpha - 0.5).abs().total_cmp(&(t.alphas[b].alpha - 0.5).abs())).unwrap_or(0);
@@ -268,6 +282,112 @@ pub fn claims_markdown(study: &Study) -> String {
     for c in claims::study_claims(study) {
         let p = if c.p.is_finite() { format!("{:.4} / {:.4}", c.p, c.p_holm) } else { "-".into() };
         let _ = writeln!(out, "| {} | {} | **{}** | {} | {p} | {} |", c.claim, c.task, c.verdict.label(), c.corrected.label(), c.evidence);
+    }
+    out
+}
+
+/// The findings in sentences, every number from the study: the grid's state, what fine-tuning
+/// does on each task, the slopes over alpha, and how the claims came out. What RESULTS.md and
+/// the README quote instead of typed numbers.
+pub fn summary_markdown(study: &Study) -> String {
+    let mut out = String::new();
+    if let Some(t) = study.tasks.first() {
+        let seeds: Vec<String> = t.alphas.iter().map(|a| format!("alpha {}: {} seed{}", a.alpha, a.seeds.len(), if a.seeds.len() == 1 { "" } else { "s" })).collect();
+        let cells: usize = t.alphas.iter().map(|a| a.seeds.len()).sum();
+        let _ = writeln!(out, "- **Grid:** {cells} trained cells ({}), {} resamples per interval.", seeds.join(", "), study.bootstrap);
+    }
+    for t in &study.tasks {
+        let range = |f: &str| {
+            let v: Vec<f64> = t.alphas.iter().filter_map(|a| a.mean.get(f).copied()).filter(|v| v.is_finite()).collect();
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let base = t.base.as_ref().and_then(|b| b.get(f).copied()).filter(|v| v.is_finite());
+            match (v.is_empty(), base) {
+                (true, _) => None,
+                (false, Some(b)) => Some(format!("{} {} -> {}-{}", FIGURE_LABELS[super::stats::figure(f)], num(f, b), num(f, lo), num(f, hi))),
+                (false, None) => Some(format!("{} {}-{}", FIGURE_LABELS[super::stats::figure(f)], num(f, lo), num(f, hi))),
+            }
+        };
+        let ranges: Vec<String> = ["mono_map", "cross_map", "multi_map", "bias"].iter().filter_map(|f| range(f)).collect();
+        let slopes: Vec<String> = ["mono_map", "cross_map", "multi_map", "bias", "own_top"]
+            .iter()
+            .filter_map(|f| {
+                let iv = t.trends.get(*f)?;
+                iv.lo.is_finite().then(|| format!("{} {}", FIGURE_LABELS[super::stats::figure(f)], interval(f, iv)))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "- **{}** (base -> range of the alphas' seed means): {}. Slope per unit alpha, seed-aware 95% CI: {}.",
+            t.task,
+            ranges.join("; "),
+            if slopes.is_empty() { NA.to_string() } else { slopes.join("; ") }
+        );
+    }
+    let all = claims::study_claims(study);
+    let count = |pick: &dyn Fn(&claims::Claim) -> claims::Verdict, v: claims::Verdict| all.iter().filter(|c| pick(c) == v).count();
+    let tested = all.iter().filter(|c| c.verdict != claims::Verdict::NotTested).count();
+    let line = |pick: &dyn Fn(&claims::Claim) -> claims::Verdict| {
+        format!(
+            "{} reproduced, {} not reproduced, {} inconclusive",
+            count(pick, claims::Verdict::Reproduced),
+            count(pick, claims::Verdict::NotReproduced),
+            count(pick, claims::Verdict::Inconclusive)
+        )
+    };
+    let _ = writeln!(
+        out,
+        "- **Claims:** of {tested} tested (claim, task) verdicts, {} from the 95% intervals; {} after Holm's correction over all {tested}; {} not tested.",
+        line(&|c| c.verdict),
+        line(&|c| c.corrected),
+        all.len() - tested
+    );
+    out
+}
+
+/// The verdicts of an earlier study (`results/study/claims-3-seed.json`): what the
+/// "what changed" list compares against.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PreviousClaims {
+    pub schema: String,
+    pub version: u32,
+    /// What the file holds and where it came from, in words.
+    pub what: String,
+    pub source_commit: String,
+    pub claims: Vec<PreviousClaim>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PreviousClaim {
+    pub claim: String,
+    pub task: String,
+    pub verdict: String,
+    pub evidence: String,
+}
+
+/// A claim's identity across rewordings: its first eight words.
+fn claim_key(text: &str) -> String {
+    text.split_whitespace().take(8).collect::<Vec<_>>().join(" ")
+}
+
+/// Every (claim, task) whose verdict differs from `previous` (raw or corrected), and the claims
+/// `previous` did not have.
+pub fn changes_markdown(study: &Study, previous: &PreviousClaims) -> String {
+    let mut out = format!(
+        "| claim | task | before ({}) | now | now, Holm-corrected |\n|---|---|---|---|---|\n",
+        previous.source_commit
+    );
+    let mut rows = 0;
+    for c in claims::study_claims(study) {
+        let before = previous.claims.iter().find(|p| p.task == c.task && claim_key(&p.claim) == claim_key(c.claim)).map(|p| p.verdict.as_str());
+        if before == Some(c.verdict.label()) && c.corrected == c.verdict {
+            continue;
+        }
+        rows += 1;
+        let _ = writeln!(out, "| {} | {} | {} | **{}** | {} |", c.claim, c.task, before.unwrap_or("(not in the table)"), c.verdict.label(), c.corrected.label());
+    }
+    if rows == 0 {
+        out.push_str("| (no verdict moved) | | | | |\n");
     }
     out
 }

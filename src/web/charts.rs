@@ -130,7 +130,8 @@ fn change_points(st: &Value, f: &Fig) -> Vec<Pt> {
 }
 
 /// Change versus the base model per alpha for each figure: seed mean, whiskers +- 1 seed sd,
-/// filled where the paired 95% interval of (alpha - base) excludes zero, hollow where not. The
+/// filled where the seed-aware paired 95% interval of (alpha - base) excludes zero (the study's
+/// headline `figures`: seeds, then questions or articles, resampled), hollow where not. The
 /// axis spans the data, so differences of a point or two stay visible.
 fn change_chart(st: &Value, figs: &[Fig], marks: &[UserMark], y_label: &str, aria: String) -> Html {
     let series: Vec<(&Fig, Vec<Pt>)> = figs.iter().map(|f| (f, change_points(st, f))).collect();
@@ -206,14 +207,14 @@ fn user_mark(f: &Fig, m: &UserMark, d: f64, x: f64, y: f64) -> Html {
 fn point_mark(f: &Fig, p: &Pt, x: f64, y_of: &dyn Fn(f64) -> f64) -> Html {
     let excl = p.excludes_zero();
     let ci = p.sig.map(|(e, l, h)| {
-        format!("; paired 95% CI vs base {:+.2} [{:+.2}, {:+.2}], {} 0", f.3 * e, f.3 * l, f.3 * h, if excl { "excludes" } else { "includes" })
+        format!("; seed-aware paired 95% CI vs base {:+.2} [{:+.2}, {:+.2}], {} 0", f.3 * e, f.3 * l, f.3 * h, if excl { "excludes" } else { "includes" })
     });
     let tip = format!("alpha {}: {} {:+.2} vs base (seed sd {:.2}){}", p.alpha, f.1, p.d, p.sd, ci.unwrap_or_default());
     let sd = if p.sd.is_finite() { p.sd } else { 0.0 };
     html! {
         <g>
             <line class="whisker" stroke={f.2} x1={x.to_string()} x2={x.to_string()} y1={y_of(p.d - sd).to_string()} y2={y_of(p.d + sd).to_string()} />
-            <circle class={if excl { "sig" } else { "nonsig" }} cx={x.to_string()} cy={y_of(p.d).to_string()} r="5"
+            <circle class={if excl { "sig" } else { "nonsig" }} data-alpha={p.alpha.to_string()} data-fig={f.0} cx={x.to_string()} cy={y_of(p.d).to_string()} r="5"
                 fill={if excl { f.2 } else { "white" }} stroke={f.2} stroke-width="2"><title>{ tip }</title></circle>
         </g>
     }
@@ -238,7 +239,7 @@ fn contrast_table(st: &Value, figs: &[Fig]) -> Html {
     };
     html! {
         <table class="contrasts" data-testid="contrasts">
-            <tr><th>{ "paired difference (95% CI; * excludes 0)" }</th>{ for figs.iter().map(|f| html! { <th>{ f.1 }</th> }) }</tr>
+            <tr><th>{ "paired difference, seed-aware (95% CI; * excludes 0)" }</th>{ for figs.iter().map(|f| html! { <th>{ f.1 }</th> }) }</tr>
             { for rows.iter().map(|c| html! {
                 <tr>
                     <td>{ format!("alpha {} \u{2212} alpha {}", c["a"].as_str().unwrap_or("?"), c["b"].as_str().unwrap_or("?")) }</td>

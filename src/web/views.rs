@@ -131,7 +131,7 @@ pub fn charts_view(l: &Loaded, state: &State, results: &serde_json::Value, url: 
                 </select>
             </label>
             <h3>{ "Retrieval quality vs alpha" }</h3>
-            <p class="muted">{ "Mo.: query and pool in one language; Cr.: pool in another language; Mul.: one pool of all languages, where every language's answer must rank high. Each point: the change versus the base model, averaged over the training seeds; whiskers: the seeds' standard deviation; filled: the paired 95% bootstrap interval versus the base excludes zero. The table gives the paired differences between alphas." }</p>
+            <p class="muted" data-testid="charts-caption">{ "Mo.: query and pool in one language; Cr.: pool in another language; Mul.: one pool of all languages, where every language's answer must rank high. Each point: the change versus the base model, averaged over the training seeds; whiskers: the seeds' standard deviation; filled: the seed-aware paired 95% bootstrap interval versus the base excludes zero (each resample draws the training seeds again, then the questions, or whole articles on XQuAD-R and MLQA-R, so it says whether the difference would survive training with other seeds). The table gives the same seed-aware differences between alphas." }</p>
             { marks_note }
             { charts::map_vs_alpha(results, &task, &marks) }
             <h3>{ "Language bias vs alpha" }</h3>

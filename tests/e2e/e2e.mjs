@@ -236,6 +236,23 @@ for (const f of ['hybrid-ir-web.js', 'hybrid-ir-worker.js']) {
   check(marks.includes('sig'), 'some alpha differs from the base with a paired interval excluding zero');
   check((await page2.$$('svg.chart.change line.whisker')).length === marks.length, 'every point has a seed-spread whisker');
   check((await page2.$$('[data-testid=contrasts] tr')).length >= 2, 'paired differences between alphas are listed');
+  // The marks follow the study's seed-aware intervals (seeds, then questions or articles,
+  // resampled), and the captions say so.
+  check(bundled.study.version >= 2 && bundled.study.resampling && bundled.study.resampling.seeds === true,
+    `the bundled study resamples seeds (${JSON.stringify(bundled.study.resampling)})`);
+  check(/seed-aware/.test((await page2.textContent('[data-testid=charts-caption]')) || ''), 'the plots caption says the intervals are seed-aware');
+  check(/seed-aware/.test((await page2.textContent('[data-testid=contrasts] th')) || ''), 'the paired-difference table says seed-aware');
+  {
+    const shownTask = await page2.inputValue('[data-testid=task]');
+    const st = bundled.study.tasks.find(t => t.task === shownTask);
+    const circles = await page2.$$eval('svg.chart.change circle', els => els.map(e => [e.getAttribute('data-alpha'), e.getAttribute('data-fig'), e.getAttribute('class')]));
+    const wrong = circles.filter(([a, f, cls]) => {
+      const c = st && st.contrasts.find(c => c.a === a && c.b === 'base');
+      const iv = c && c.figures[f];
+      return !iv || ((iv.lo > 0 || iv.hi < 0) !== (cls === 'sig'));
+    });
+    check(circles.length > 0 && wrong.length === 0, `every mark is filled exactly where the seed-aware interval excludes zero (${wrong.length} of ${circles.length} differ: ${JSON.stringify(wrong.slice(0, 3))})`);
+  }
   check(((await page2.textContent('[data-testid=trend]')) || '').includes('ranks per unit alpha'), 'the bias trend is stated');
   await page2.selectOption('[data-testid=heat]', m1 !== 'base' ? m1 : m2);
   await page2.selectOption('[data-testid=hm]', 'delta');
