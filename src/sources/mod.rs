@@ -25,7 +25,7 @@ pub enum SourceError {
     Malformed { file: String, record: String, message: String },
     #[error("{file}: checksum mismatch: SHA256SUMS says {expected}, file has {found}")]
     Checksum { file: String, expected: String, found: String },
-    #[error("data folder {0} not found: pass --data DIR or set HYBRID_IR_DATA (the datasets are listed in README.md, Data)")]
+    #[error("data folder {0} not found: pass --data DIR or set HYBRID_IR_DATA (the datasets are listed in docs/provenance.md, Data)")]
     MissingRoot(String),
 }
 
