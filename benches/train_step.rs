@@ -64,7 +64,7 @@ fn main() {
         let (_, prepared, trunk_ms) = cached.as_ref().expect("prepared");
         let trunk_ms = *trunk_ms;
         let out = std::env::temp_dir().join(format!("hybrid-ir-bench-{}-{k}x{buckets}", std::process::id()));
-        let run = Run { base: &base, prepared, config: &config, device: device.clone(), out: out.clone(), git_commit: String::new() };
+        let run = Run { base: &base, prepared, config: &config, device: device.clone(), out: out.clone(), git_commit: String::new(), snapshots: Vec::new() };
         let mut stamps = Vec::new();
         run.run(|e| {
             if let TrainEvent::Step { .. } = e {

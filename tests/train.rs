@@ -226,6 +226,37 @@ fn a_state_of_other_training_code_restarts_the_run() {
     std::fs::remove_dir_all(&root).ok();
 }
 
+/// `--snapshots` keeps the weights at given steps as complete checkpoints without changing the
+/// run: the main checkpoint equals a run without them, and a step that is not a validation
+/// step is refused before any work.
+#[test]
+fn snapshots_keep_weights_at_fixed_steps_without_changing_the_run() {
+    let root = std::env::temp_dir().join(format!("hybrid-ir-snapshots-{}", std::process::id()));
+    let (plain, snap) = (root.join("plain"), root.join("snap"));
+    std::fs::remove_dir_all(&root).ok();
+    let out = tiny_train(&plain).args(["--patience", "0"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = tiny_train(&snap).args(["--patience", "0", "--snapshots", "8,16"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read(plain.join(DELTA_WEIGHTS)).unwrap() == std::fs::read(snap.join(DELTA_WEIGHTS)).unwrap(), "snapshots changed the run");
+    let main = parse_manifest(&std::fs::read_to_string(snap.join(DELTA_MANIFEST)).unwrap(), "main").unwrap();
+    assert_eq!(main.steps, 16, "patience 0 trains every step");
+    for step in [8, 16] {
+        let dir = snap.join(format!("step-{step}"));
+        let m = parse_manifest(&std::fs::read_to_string(dir.join(DELTA_MANIFEST)).unwrap(), "snapshot").unwrap();
+        assert!(m.complete && m.steps == step && m.best_step == step, "{m:?}");
+        assert_eq!(hybrid_ir::model::sha256_hex(&std::fs::read(dir.join(DELTA_WEIGHTS)).unwrap()), m.weights_sha256);
+        assert_eq!(m.history.last().map(|h| h.0), Some(step));
+    }
+    let s8 = std::fs::read(snap.join("step-8").join(DELTA_WEIGHTS)).unwrap();
+    assert!(s8 != std::fs::read(snap.join("step-16").join(DELTA_WEIGHTS)).unwrap(), "the weights moved between the snapshots");
+    // A snapshot that is not a validation step (every 2 here) is refused with the reason.
+    let out = tiny_train(&root.join("bad")).args(["--snapshots", "3"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("snapshot step 3") && stderr.contains("validation interval 2"), "{stderr}");
+    std::fs::remove_dir_all(&root).ok();
+}
+
 #[test]
 fn delta_checkpoints_are_checked_against_their_manifest() {
     let base = Checkpoint::load(&model_dir().join("e5-small-q4.bin")).unwrap();

@@ -37,9 +37,13 @@ pub struct TrainArgs {
     /// Validate and save the resume state every N steps.
     #[arg(long, default_value_t = 25)]
     eval_every: usize,
-    /// Stop after N validations without improvement.
+    /// Stop after N validations without improvement (0 = never: train every step).
     #[arg(long, default_value_t = 4)]
     patience: usize,
+    /// Also keep the weights at these steps, each as a checkpoint in OUT/step-N/ (learning
+    /// curves; multiples of --eval-every). They do not change training or its identity.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) snapshots: Vec<usize>,
     /// Validation batches (the same for every alpha and seed: half mono, half cross-lingual).
     #[arg(long, default_value_t = 8)]
     valid_batches: usize,
@@ -144,6 +148,7 @@ pub(crate) fn train_one(base: &Checkpoint, prepared: &Prepared, config: &TrainCo
         device: args.train_backend.device()?,
         out: out.to_path_buf(),
         git_commit: git_commit(),
+        snapshots: args.snapshots.clone(),
     };
     if run.is_complete() {
         eprintln!("{}: already trained with this configuration; skipping", out.display());

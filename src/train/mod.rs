@@ -107,7 +107,7 @@ pub struct TrainConfig {
     /// Validate (and save the resume state) every this many steps.
     #[config(default = 25)]
     pub eval_every: usize,
-    /// Stop after this many validations without improvement.
+    /// Stop after this many validations without improvement (0 = never: a fixed budget).
     #[config(default = 4)]
     pub patience: usize,
     /// Validation batches: the same for every alpha and seed (half monolingual, half
@@ -349,6 +349,15 @@ pub struct Run<'a> {
     pub device: Device,
     pub out: PathBuf,
     pub git_commit: String,
+    /// Steps at which the weights of that moment are also kept, as a complete checkpoint in
+    /// `out/step-<N>/` (learning curves at a fixed budget); each a multiple of the validation
+    /// interval, or the last step. Not part of the run's identity: they do not change training.
+    pub snapshots: Vec<usize>,
+}
+
+/// Folder of the snapshot at `step` inside a run's folder.
+pub fn snapshot_dir(out: &Path, step: usize) -> PathBuf {
+    out.join(format!("step-{step}"))
 }
 
 impl Run<'_> {
@@ -361,17 +370,33 @@ impl Run<'_> {
     /// (a manifest whose weights are gone, e.g. a git-ignored checkpoint in a fresh clone, is
     /// trained again).
     pub fn is_complete(&self) -> bool {
-        let manifest = std::fs::read_to_string(self.out.join(DELTA_MANIFEST))
-            .ok()
-            .and_then(|t| serde_json::from_str::<DeltaManifest>(&t).ok())
-            .filter(|m| m.complete && m.fingerprint == self.fingerprint());
-        let weights = std::fs::read(self.out.join(DELTA_WEIGHTS)).ok();
-        matches!((manifest, weights), (Some(m), Some(w)) if crate::model::sha256_hex(&w) == m.weights_sha256)
+        let fingerprint = self.fingerprint();
+        let complete_in = |dir: &Path| {
+            let manifest = std::fs::read_to_string(dir.join(DELTA_MANIFEST))
+                .ok()
+                .and_then(|t| serde_json::from_str::<DeltaManifest>(&t).ok())
+                .filter(|m| m.complete && m.fingerprint == fingerprint);
+            let weights = std::fs::read(dir.join(DELTA_WEIGHTS)).ok();
+            matches!((manifest, weights), (Some(m), Some(w)) if crate::model::sha256_hex(&w) == m.weights_sha256)
+        };
+        complete_in(&self.out) && self.snapshots.iter().all(|&s| complete_in(&snapshot_dir(&self.out, s)))
+    }
+
+    fn check_snapshots(&self) -> Result<(), TrainError> {
+        let cfg = self.config;
+        match self.snapshots.iter().find(|&&s| s == 0 || s > cfg.steps || (s % cfg.eval_every != 0 && s != cfg.steps)) {
+            Some(s) => Err(TrainError::Config(format!(
+                "snapshot step {s} must be between 1 and {} and a multiple of the validation interval {} (or the last step)",
+                cfg.steps, cfg.eval_every
+            ))),
+            None => Ok(()),
+        }
     }
 
     pub fn run(&self, mut event: impl FnMut(TrainEvent)) -> Result<DeltaManifest, TrainError> {
         let cfg = self.config;
         let prep = self.prepared;
+        self.check_snapshots()?;
         std::fs::create_dir_all(&self.out).map_err(|e| TrainError::io(&self.out, e))?;
         let device = self.device.clone().autodiff();
         let langs = prep.train.langs.len();
@@ -441,13 +466,18 @@ impl Run<'_> {
                     progress.best_valid_loss = vloss;
                     progress.best_step = progress.step;
                     progress.stale = 0;
-                    self.write_checkpoint(&valid_model, &progress, false)?;
+                    self.write_checkpoint(&self.out, &valid_model, &progress, false)?;
                 } else {
                     progress.stale += 1;
-                    if progress.stale >= cfg.patience {
+                    if cfg.patience > 0 && progress.stale >= cfg.patience {
                         progress.stopped_early = true;
                         event(TrainEvent::EarlyStop { step: progress.step });
                     }
+                }
+                if self.snapshots.contains(&progress.step) {
+                    // Written before the state that follows it, so a resumed run finds it.
+                    let at = Progress { best_step: progress.step, best_valid_loss: vloss, ..progress.clone() };
+                    self.write_checkpoint(&snapshot_dir(&self.out, progress.step), &valid_model, &at, true)?;
                 }
                 event(TrainEvent::Valid { step: progress.step, loss: vloss, best: progress.best_valid_loss, improved });
                 progress.train_seconds = seconds_before + started.elapsed().as_secs_f64();
@@ -485,16 +515,17 @@ impl Run<'_> {
         }
     }
 
-    fn write_checkpoint(&self, model: &TopLayers, progress: &Progress, complete: bool) -> Result<(), TrainError> {
+    fn write_checkpoint(&self, dir: &Path, model: &TopLayers, progress: &Progress, complete: bool) -> Result<(), TrainError> {
+        std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
         let tensors: Vec<_> = model.layers.iter().enumerate().flat_map(|(i, l)| export_layer(l, self.prepared.split + i)).collect();
         let bytes = write_delta(&tensors)?;
-        write_atomic(&self.out.join(DELTA_WEIGHTS), &bytes)?;
-        self.write_manifest(&self.manifest(progress, &bytes, complete))
+        write_atomic(&dir.join(DELTA_WEIGHTS), &bytes)?;
+        self.write_manifest(dir, &self.manifest(progress, &bytes, complete))
     }
 
-    fn write_manifest(&self, m: &DeltaManifest) -> Result<(), TrainError> {
+    fn write_manifest(&self, dir: &Path, m: &DeltaManifest) -> Result<(), TrainError> {
         let text = serde_json::to_string_pretty(m).map_err(|e| TrainError::State(e.to_string()))?;
-        write_atomic(&self.out.join(DELTA_MANIFEST), text.as_bytes())
+        write_atomic(&dir.join(DELTA_MANIFEST), text.as_bytes())
     }
 
     /// Marks the best checkpoint complete, with the final counters.
@@ -502,7 +533,7 @@ impl Run<'_> {
         let path = self.out.join(DELTA_WEIGHTS);
         let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
         let m = self.manifest(progress, &bytes, true);
-        self.write_manifest(&m)?;
+        self.write_manifest(&self.out, &m)?;
         Ok(m)
     }
 }
