@@ -104,6 +104,16 @@ fn state_step(dir: &Path) -> Option<usize> {
     serde_json::from_str::<serde_json::Value>(&progress).ok()?["step"].as_u64().map(|s| s as usize)
 }
 
+/// Starts `train` and kills it (SIGKILL) as soon as it has saved a resume state in `dir`.
+fn kill_once_saved(mut train: Command, dir: &Path) {
+    let mut child = train.stderr(Stdio::null()).spawn().unwrap();
+    while state_step(dir).is_none() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().ok();
+    child.wait().ok();
+}
+
 #[test]
 fn a_run_killed_mid_way_resumes_to_identical_weights() {
     let root = std::env::temp_dir().join(format!("hybrid-ir-resume-{}", std::process::id()));
@@ -179,12 +189,7 @@ fn a_run_killed_mid_way_resumes_to_identical_weights() {
     // A different configuration refuses the other run's state instead of mixing the two. The
     // run is long (400 steps), so it is killed with its first saved state in place.
     std::fs::remove_dir_all(&killed).ok();
-    let mut child = tiny_train_steps(&killed, 400).stderr(std::process::Stdio::null()).spawn().unwrap();
-    while state_step(&killed).is_none() && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().ok();
-    child.wait().ok();
+    kill_once_saved(tiny_train_steps(&killed, 400), &killed);
     assert!(killed.join(STATE_FILE).exists(), "the killed run left its resume state");
     let out = tiny_train_steps(&killed, 400).args(["--lr", "0.001"]).output().unwrap();
     assert!(!out.status.success(), "another configuration must not resume this state");
@@ -202,12 +207,7 @@ fn a_state_of_other_training_code_restarts_the_run() {
     std::fs::remove_dir_all(&root).ok();
     assert!(tiny_train(&straight).status().unwrap().success());
     // A state from step 2 onwards, left by a run that is killed.
-    let mut child = tiny_train(&old).stderr(std::process::Stdio::null()).spawn().unwrap();
-    while state_step(&old).is_none() && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().ok();
-    child.wait().ok();
+    kill_once_saved(tiny_train(&old), &old);
     let mut state = hybrid_ir::train::State::load(&old).unwrap().expect("the killed run left its resume state");
     let step = state.progress.step;
     state.progress.code = hybrid_ir::model::CodeVersions { training: hybrid_ir::train::TRAINING_VERSION + 1, ..hybrid_ir::train::CODE_VERSIONS };
