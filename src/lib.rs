@@ -9,6 +9,8 @@ pub mod assets;
 pub mod encoder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod files;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod interop;
 pub mod model;
 pub mod tokenize;
 

@@ -2,6 +2,7 @@
 BERT, post-LayerNorm, exact erf GELU, masked mean pooling, L2 normalisation. One text at a time
 (no padding), so nothing depends on batching."""
 import math
+import os
 
 import numpy as np
 
@@ -24,7 +25,13 @@ class NumpyE5:
     def __init__(self, model_path, tokenizer_path):
         from tokenizers import Tokenizer
 
-        self.cfg, self.t = read_e5s1(model_path)
+        if os.path.isdir(model_path):
+            # A Hugging Face BertModel folder (e.g. one `hybrid-ir export` wrote).
+            from hf_folder import read_hf_dir
+
+            self.cfg, self.t = read_hf_dir(model_path)
+        else:
+            self.cfg, self.t = read_e5s1(model_path)
         self.tok = Tokenizer.from_file(tokenizer_path)
         self.tok.no_truncation()
         self.tok.no_padding()

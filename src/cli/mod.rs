@@ -4,6 +4,8 @@ mod bundle;
 mod embed;
 mod encode;
 mod eval;
+mod export;
+mod import;
 mod matrix;
 mod npy;
 mod paths;
@@ -38,6 +40,8 @@ pub enum CliError {
     Cache(#[from] CacheError),
     #[error(transparent)]
     Study(#[from] StudyError),
+    #[error(transparent)]
+    Interop(#[from] crate::interop::InteropError),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -125,6 +129,12 @@ enum Command {
     /// task) encoded by the page's engine, scored, and held against the bundle's reference
     /// figures (committed results) with the page's tolerances.
     Reproduce(reproduce::ReproduceArgs),
+    /// Write a checkpoint as a folder sentence-transformers and transformers load (Hugging Face
+    /// BertModel, mean pooling, normalisation, query/passage prompts, model card).
+    Export(export::ExportArgs),
+    /// Read a Hugging Face / sentence-transformers folder of a multilingual-e5-small fine-tune
+    /// into a checkpoint folder (f16 deltas of the layers that differ from the base).
+    Import(import::ImportArgs),
     /// Fine-tune the top layers with hybrid batches (share --alpha of monolingual batches);
     /// resumable: rerun the same command after an interruption.
     Train(train::TrainCmd),
@@ -147,6 +157,8 @@ pub fn run() -> Result<(), CliError> {
         Command::BiasMatrix(args) => matrix::bias_matrix(args),
         Command::Eval(args) => eval::eval(args),
         Command::Reproduce(args) => reproduce::reproduce(args),
+        Command::Export(args) => export::export(args),
+        Command::Import(args) => import::import(args),
         Command::Train(args) => train::train(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Study(args) => study::study(args),
