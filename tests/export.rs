@@ -95,8 +95,8 @@ fn import(from: &std::path::Path, out: &std::path::Path) -> std::process::Output
         .unwrap()
 }
 
-/// Export, then import: the same layers and vectors; another model type or another vocabulary
-/// is refused with the mismatch named.
+/// Export, then import: the same layers and vectors; another vocabulary, a missing tensor, a
+/// transposed one, another model type or another architecture is refused with the mismatch named.
 #[test]
 fn an_export_imports_back_and_foreign_folders_are_refused() {
     let dir = scratch("import");
@@ -118,6 +118,41 @@ fn an_export_imports_back_and_foreign_folders_are_refused() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success() && stderr.contains("piece 1000") && stderr.contains("another vocabulary"), "{stderr}");
     std::fs::write(&tok_path, original).unwrap();
+    // A tensor missing, then one transposed (same element count, another shape).
+    let weights_path = st.join("model.safetensors");
+    let weights = std::fs::read(&weights_path).unwrap();
+    let edit_header = |edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let n = u64::from_le_bytes(weights[..8].try_into().unwrap()) as usize;
+        let mut header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&weights[8..8 + n]).unwrap();
+        edit(&mut header);
+        let mut text = serde_json::to_vec(&header).unwrap();
+        while text.len() % 8 != 0 {
+            text.push(b' ');
+        }
+        let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&text);
+        bytes.extend_from_slice(&weights[8 + n..]);
+        std::fs::write(&weights_path, bytes).unwrap();
+    };
+    let name = "encoder.layer.11.output.dense.weight";
+    edit_header(&|h| {
+        // Renamed, not removed: its bytes stay covered, so the file stays valid safetensors.
+        let key = h.keys().find(|k| k.ends_with(name)).unwrap().clone();
+        let v = h.remove(&key).unwrap();
+        h.insert(format!("{key}.renamed"), v);
+    });
+    let run = import(&st, &dir.join("ck-missing"));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && stderr.contains(name) && stderr.contains("missing"), "{stderr}");
+    edit_header(&|h| {
+        let key = h.keys().find(|k| k.ends_with(name)).unwrap().clone();
+        h[&key]["shape"] = serde_json::json!([1536, 384]);
+    });
+    let run = import(&st, &dir.join("ck-shape"));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && stderr.contains(name) && stderr.contains("shape [1536, 384], expected [384, 1536]"), "{stderr}");
+    assert!(!dir.join("ck-missing").join("manifest.json").exists() && !dir.join("ck-shape").join("manifest.json").exists(), "nothing written when refused");
+    std::fs::write(&weights_path, &weights).unwrap();
     // Not a BERT model.
     let cfg_path = st.join("config.json");
     let cfg = std::fs::read_to_string(&cfg_path).unwrap();

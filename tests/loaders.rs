@@ -133,7 +133,17 @@ fn hf_config_json(config: &BertConfig) -> String {
 
 /// Writes the weights as a HF safetensors file (f32, [out, in] like PyTorch).
 fn to_safetensors(config: &BertConfig, weights: &Weights, skip: Option<&str>) -> Vec<u8> {
-    let shapes = config.tensor_shapes();
+    to_safetensors_transposing(config, weights, skip, None)
+}
+
+/// As [`to_safetensors`], with the shape of tensor `transpose` (canonical name) reversed.
+fn to_safetensors_transposing(config: &BertConfig, weights: &Weights, skip: Option<&str>, transpose: Option<&str>) -> Vec<u8> {
+    let mut shapes = config.tensor_shapes();
+    for (n, s) in &mut shapes {
+        if Some(n.as_str()) == transpose {
+            s.reverse();
+        }
+    }
     let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = shapes
         .iter()
         .filter(|(n, _)| Some(n.as_str()) != skip)
@@ -168,7 +178,15 @@ fn hf_errors_are_actionable() {
 
     let wrong = config.clone().with_intermediate_size(48);
     let err = parse_safetensors(&bytes, &wrong, "model.safetensors").unwrap_err();
-    assert!(matches!(err, ModelError::TensorSize { ref name, expected: 1536, found: 2048, .. } if name == "encoder.layer.0.intermediate.dense.weight"), "{err:?}");
+    assert!(
+        matches!(err, ModelError::TensorShape { ref name, ref expected, ref found, .. } if name == "encoder.layer.0.intermediate.dense.weight" && expected == &[48, 32] && found == &[64, 32]),
+        "{err:?}"
+    );
+    // The same element count, transposed: refused by its shape (it once passed the count check).
+    let transposed = to_safetensors_transposing(&config, &weights, None, Some("l0.fi.w"));
+    let err = parse_safetensors(&transposed, &config, "model.safetensors").unwrap_err();
+    assert!(matches!(err, ModelError::TensorShape { ref found, .. } if found == &[32, 64]), "{err:?}");
+    assert!(err.to_string().contains("transposed"), "{err}");
 
     let err = parse_hf_config("{\"hidden_size\": 32}", "config.json").unwrap_err();
     assert!(err.to_string().contains("config.json"), "{err}");

@@ -425,6 +425,71 @@ fn sweep_runs_cell_by_cell_resumes_and_feeds_the_study() {
     std::fs::remove_dir_all(&root).ok();
 }
 
+/// A fixed-budget block: `--snapshots` with `--patience 0` trains every step, evaluates the
+/// weights at each snapshot into `results/step-N/<cell>/` beside a copy of the base's results,
+/// skips all of it on a rerun, and the study turns the step folders into a learning curve held
+/// against a reference grid.
+#[test]
+fn sweep_evaluates_snapshots_into_a_learning_curve() {
+    let root = std::env::temp_dir().join(format!("hybrid-ir-curve-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    let sweep = || tiny_sweep(&root, "0,1", &["--snapshots", "2,4", "--patience", "0"]).output().unwrap();
+    let out = sweep();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let results = root.join("results");
+    let report = |p: &str| -> serde_json::Value { serde_json::from_slice(&std::fs::read(results.join(p).join("report.json")).unwrap()).unwrap() };
+    let mut shas = std::collections::BTreeSet::new();
+    for step in [2, 4] {
+        assert_eq!(report(&format!("step-{step}/base")), report("base"), "step {step}: the base's results, copied");
+        for cell in ["alpha-0-seed-1", "alpha-1-seed-1"] {
+            let r = report(&format!("step-{step}/{cell}"));
+            assert_eq!(r["config"]["snapshot_step"], step, "{cell} step {step}");
+            assert_eq!(r["config"]["train_steps"], step, "{cell} step {step}: the weights at that step");
+            assert!(results.join(format!("step-{step}/{cell}/xquad-r-heldout.questions.st.gz")).is_file());
+            shas.insert(r["model"]["sha256"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(shas.len(), 4, "every snapshot is its own model");
+    assert_eq!(report("alpha-1-seed-1")["config"]["train_steps"], 4, "patience 0 trains every step");
+
+    let again = sweep();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{err}");
+    assert!(err.matches("trained and evaluated; skipping").count() == 2 && !err.contains(": evaluate"), "a rerun computes nothing: {err}");
+    // A snapshot's results removed: the cell is not done, and only that snapshot is redone.
+    std::fs::remove_file(results.join("step-2/alpha-1-seed-1/report.json")).unwrap();
+    let redo = sweep();
+    let err = String::from_utf8_lossy(&redo.stderr);
+    assert!(redo.status.success(), "{err}");
+    assert!(err.contains("alpha-1-seed-1 step 2: evaluate") && !err.contains("step 4: evaluate") && !err.contains("[stage] alpha-0-seed-1"), "{err}");
+
+    let out = Command::new(bin())
+        .args(["study", "--bootstrap", "50", "--results"])
+        .arg(&results)
+        .arg("--reference")
+        .arg(&results)
+        .arg("--out")
+        .arg(root.join("study"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let curve: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("study/curve.json")).unwrap()).unwrap();
+    assert_eq!(curve["steps"], serde_json::json!([2, 4]));
+    let xq = curve["tasks"].as_array().unwrap().iter().find(|t| t["task"] == "xquad-r-heldout").unwrap();
+    assert_eq!(xq["alphas"], serde_json::json!([0.0, 1.0]));
+    let points = xq["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    // The step-4 difference 1 - 0 in Mul. mAP equals the one computed from the two reports.
+    let multi = |p: &str| report(p)["tasks"].as_array().unwrap().iter().find(|t| t["task"] == "xquad-r-heldout").unwrap()["macro"]["multi"]["map"].as_f64().unwrap();
+    let pair = points[1]["pairs"].as_array().unwrap().iter().find(|p| p["figure"] == "multi_map").unwrap();
+    assert_eq!((pair["a"].as_str(), pair["b"].as_str()), (Some("1"), Some("0")));
+    let want = multi("step-4/alpha-1-seed-1") - multi("step-4/alpha-0-seed-1");
+    assert!((pair["here"]["estimate"].as_f64().unwrap() - want).abs() < 1e-4, "{pair} vs {want}");
+    assert!(pair["reference"]["estimate"].is_f64(), "held against the reference grid: {pair}");
+    assert!(std::fs::read_to_string(root.join("study/curve.md")).unwrap().contains("| step |"));
+    std::fs::remove_dir_all(&root).ok();
+}
+
 /// The stages a scheduler runs (prepare, then train and eval per cell, two workers on the same
 /// cell at once, then collect) give the same files as the one-machine loop: every file byte for
 /// byte, JSON apart from the fields that record times (`scripts/compare-sweeps`).

@@ -30,6 +30,40 @@ pub struct StudyCmd {
     /// (e.g. RESULTS.md and README.md).
     #[arg(long)]
     update: Vec<PathBuf>,
+    /// Prefix of the markdown blocks `--update` refreshes (`NAME`, `NAME-claims`, ...): another
+    /// name keeps a block's study (e.g. `fixed-budget`) out of the main study's blocks.
+    #[arg(long, default_value = "study")]
+    name: String,
+    /// With snapshot folders in --results (`step-N/`, from `sweep --snapshots`): the results
+    /// folder of the grid whose differences each step is held against (e.g. results/sweep).
+    #[arg(long)]
+    reference: Option<PathBuf>,
+}
+
+/// The learning curve over the snapshot folders of `--results` (none: empty), written to
+/// `curve.json` / `curve.md` in `--out`; returns its markdown.
+fn learning_curve(cmd: &StudyCmd) -> Result<String, CliError> {
+    let folders = study::step_folders(&cmd.results)?;
+    if folders.is_empty() {
+        return Ok(String::new());
+    }
+    let mut steps = Vec::new();
+    for (step, dir) in folders {
+        let models = study::load_results(&dir)?;
+        eprintln!("study: step {step}: {} models", models.len());
+        steps.push((step, study::analyse(&models, cmd.bootstrap, cmd.seed)?));
+    }
+    let reference = match &cmd.reference {
+        Some(dir) => Some(study::analyse(&study::load_results(dir)?, cmd.bootstrap, cmd.seed)?),
+        None => None,
+    };
+    let curve = study::curve(&steps, reference.as_ref());
+    let json = serde_json::to_string_pretty(&curve).map_err(|e| CliError::json("curve.json", e))?;
+    super::write_atomic(&cmd.out.join("curve.json"), json.as_bytes())?;
+    let md = study::curve_markdown(&curve);
+    super::write_atomic(&cmd.out.join("curve.md"), md.as_bytes())?;
+    eprintln!("study: learning curve over steps {:?} in {}", curve.steps, cmd.out.join("curve.json").display());
+    Ok(md)
 }
 
 /// `text` with the block between `<!-- NAME:begin -->` and `<!-- NAME:end -->` replaced by
@@ -81,6 +115,7 @@ pub fn study(cmd: StudyCmd) -> Result<(), CliError> {
     super::write_atomic(&cmd.out.join("study.md"), md.as_bytes())?;
     let claims = study::claims_markdown(&s);
     let summary = study::summary_markdown(&s);
+    let curve = learning_curve(&cmd)?;
     let changes = match std::fs::read_to_string(&cmd.previous) {
         Ok(text) => {
             let previous: study::PreviousClaims = serde_json::from_str(&text).map_err(|e| CliError::json(&cmd.previous.display().to_string(), e))?;
@@ -92,14 +127,15 @@ pub fn study(cmd: StudyCmd) -> Result<(), CliError> {
     for path in &cmd.update {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path.display(), e))?;
         let mut new = text.clone();
-        for (name, block) in [("study", &md), ("study-claims", &claims), ("study-summary", &summary), ("study-changes", &changes)] {
-            if let Some(t) = splice(&new, name, block) {
+        let n = &cmd.name;
+        for (suffix, block) in [("", &md), ("-claims", &claims), ("-summary", &summary), ("-changes", &changes), ("-curve", &curve)] {
+            if let Some(t) = splice(&new, &format!("{n}{suffix}"), block) {
                 new = t;
             }
         }
-        if new == text && !text.contains("<!-- study") {
+        if new == text && !text.contains(&format!("<!-- {n}")) {
             return Err(CliError::Usage(format!(
-                "{}: no `<!-- study:begin -->` or `<!-- study-claims:begin -->` block (with its `:end`) to replace",
+                "{}: no `<!-- {n}:begin -->` or `<!-- {n}-claims:begin -->` block (with its `:end`) to replace",
                 path.display()
             )));
         }

@@ -35,6 +35,16 @@ pub struct WebAssetsArgs {
     /// Sweep folder whose manifest.json lists the fine-tuned checkpoints (missing = base only).
     #[arg(long, default_value = "models/sweep")]
     checkpoints: PathBuf,
+    /// The sweep's results folder (`sweep.json` for the plots, per-model folders for Reproduce).
+    #[arg(long, default_value = "results/sweep")]
+    results: PathBuf,
+    /// The study of those results (`study.json`, from `hybrid-ir study --out DIR`).
+    #[arg(long, default_value = "results/study")]
+    study: PathBuf,
+    /// Your own study in one folder: DIR/models (the sweep's --models), DIR/results (its
+    /// --results) and DIR/study (the study's --out); sets --checkpoints, --results and --study.
+    #[arg(long, conflicts_with_all = ["checkpoints", "results", "study"])]
+    sweep: Option<PathBuf>,
     /// Only these checkpoints (names like alpha-0.5-seed-1); default all of the sweep.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
@@ -362,7 +372,16 @@ fn default_page_bytes(m: &AssetManifest) -> u64 {
         .unwrap_or(0)
 }
 
-pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
+pub fn web_assets(mut args: WebAssetsArgs) -> Result<(), CliError> {
+    if let Some(dir) = args.sweep.take() {
+        if !dir.join("results").is_dir() {
+            return Err(CliError::Usage(format!(
+                "--sweep {0}: no {0}/results folder (run `hybrid-ir sweep --models {0}/models --results {0}/results` first)",
+                dir.display()
+            )));
+        }
+        (args.checkpoints, args.results, args.study) = (dir.join("models"), dir.join("results"), dir.join("study"));
+    }
     let data = crate::sources::data_root(args.data.as_deref());
     let out = &args.out;
     std::fs::create_dir_all(out).map_err(|e| CliError::io(out.display(), e))?;
@@ -395,12 +414,14 @@ pub fn web_assets(args: WebAssetsArgs) -> Result<(), CliError> {
         model_args: &args.model,
         pools: &native,
         cache: &cache,
-        committed: Path::new("results/sweep"),
+        committed: &args.results,
     };
     let reproduce = write_entries(out, &pools, &inputs)?;
-    let results = match std::fs::read("results/sweep/sweep.json") {
-        Ok(bytes) => Some(write_file(out, "results/sweep.json", &sweep_with_study(&bytes)?)?),
-        Err(_) => None,
+    let sweep_json = args.results.join("sweep.json");
+    let results = match std::fs::read(&sweep_json) {
+        Ok(bytes) => Some(write_file(out, "results/sweep.json", &sweep_with_study(&bytes, &sweep_json, &args.study.join("study.json"))?)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(CliError::io(sweep_json.display(), e)),
     };
     let mut manifest = AssetManifest {
         schema: ASSETS_SCHEMA.into(),
@@ -460,17 +481,17 @@ fn check_page_quality(c: &Compression) -> Result<(), CliError> {
     )))
 }
 
-/// The sweep results with the study's statistics (`results/study/study.json`, when present)
-/// under `study`: one file for the page's plots.
-fn sweep_with_study(sweep: &[u8]) -> Result<Vec<u8>, CliError> {
-    let Ok(study) = std::fs::read("results/study/study.json") else { return Ok(sweep.to_vec()) };
-    let bad = |what: &str, e: serde_json::Error| CliError::json(what, e);
-    let mut doc: serde_json::Value = serde_json::from_slice(sweep).map_err(|e| bad("results/sweep/sweep.json", e))?;
-    let study: serde_json::Value = serde_json::from_slice(&study).map_err(|e| bad("results/study/study.json", e))?;
+/// The sweep results with the study's statistics (`study_path`, when present) under `study`:
+/// one file for the page's plots.
+fn sweep_with_study(sweep: &[u8], sweep_path: &Path, study_path: &Path) -> Result<Vec<u8>, CliError> {
+    let Ok(study) = std::fs::read(study_path) else { return Ok(sweep.to_vec()) };
+    let bad = |what: &Path, e: serde_json::Error| CliError::json(what.display(), e);
+    let mut doc: serde_json::Value = serde_json::from_slice(sweep).map_err(|e| bad(sweep_path, e))?;
+    let study: serde_json::Value = serde_json::from_slice(&study).map_err(|e| bad(study_path, e))?;
     if let Some(obj) = doc.as_object_mut() {
         obj.insert("study".into(), study);
     }
-    serde_json::to_vec(&doc).map_err(|e| bad("bundled results", e))
+    serde_json::to_vec(&doc).map_err(|e| CliError::json("bundled results", e))
 }
 
 #[cfg(test)]

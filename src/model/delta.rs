@@ -122,10 +122,8 @@ pub fn apply_delta(base: &Checkpoint, delta: &[u8], file: &str) -> Result<(Check
         }
         used += 1;
         let view = st.tensor(&name).map_err(|e| ModelError::Format { file: file.into(), message: e.to_string() })?;
-        let expected: usize = shape.iter().product();
-        let found: usize = view.shape().iter().product();
-        if found != expected {
-            return Err(ModelError::TensorSize { file: file.into(), name, expected, found, shape: shape.clone() });
+        if view.shape() != shape.as_slice() {
+            return Err(ModelError::TensorShape { file: file.into(), name, expected: shape.clone(), found: view.shape().to_vec() });
         }
         let values: Vec<f32> = match view.dtype() {
             Dtype::F16 => view.data().chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),

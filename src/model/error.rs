@@ -18,6 +18,8 @@ pub enum ModelError {
     BadHeader { file: String, field: &'static str, value: String, expected: String },
     #[error("{file}: tensor {name} is missing")]
     MissingTensor { file: String, name: String },
+    #[error("{file}: tensor {name} has shape {found:?}, expected {expected:?} (a transposed or foreign export?)")]
+    TensorShape { file: String, name: String, expected: Vec<usize>, found: Vec<usize> },
     #[error("{file}: tensor {name} has {found} elements, expected {expected} (shape {shape:?})")]
     TensorSize { file: String, name: String, expected: usize, found: usize, shape: Vec<usize> },
     #[error("{file}: tensor {name} has byte length {byte_len} for {count} elements: neither f32 ({f32_len} B) nor Q4_0 ({q4_len} B)")]

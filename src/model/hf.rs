@@ -105,10 +105,9 @@ pub fn parse_safetensors(bytes: &[u8], config: &BertConfig, file: &str) -> Resul
             .tensor(&name)
             .or_else(|_| st.tensor(&format!("bert.{name}")))
             .map_err(|_| ModelError::MissingTensor { file: file.into(), name: name.clone() })?;
-        let expected: usize = shape.iter().product();
-        let found: usize = view.shape().iter().product();
-        if found != expected {
-            return Err(ModelError::TensorSize { file: file.into(), name, expected, found, shape });
+        // The shape, not only the element count: a transposed [in, out] matrix has the same count.
+        if view.shape() != shape.as_slice() {
+            return Err(ModelError::TensorShape { file: file.into(), name, expected: shape, found: view.shape().to_vec() });
         }
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {

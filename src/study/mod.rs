@@ -7,6 +7,7 @@
 
 pub mod bootstrap;
 pub mod claims;
+pub mod curve;
 pub mod grid;
 pub mod stats;
 mod tables;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use claims::{claims, Claim, Verdict};
+pub use curve::{curve, curve_markdown, step_folders, Curve};
 pub use grid::{cells, parse_name, Cell};
 pub use bootstrap::Resampling;
 pub use stats::{Interval, FIGURES, FIGURE_LABELS};

@@ -47,13 +47,21 @@ fn x_of(alpha: f64) -> f64 {
     PAD_L + alpha * (W - PAD_L - PAD_R)
 }
 
-fn axes(y_max: f64, y_label: &str, ticks: &[f64], fmt: impl Fn(f64) -> String) -> Html {
+/// The x-axis labels: the alphas the sweep has (any grid, not only ours), in order.
+fn alpha_ticks(alphas: impl IntoIterator<Item = f64>) -> Vec<f64> {
+    let mut out: Vec<f64> = alphas.into_iter().filter(|a| a.is_finite()).collect();
+    out.sort_by(f64::total_cmp);
+    out.dedup();
+    out
+}
+
+fn axes(alphas: &[f64], y_max: f64, y_label: &str, ticks: &[f64], fmt: impl Fn(f64) -> String) -> Html {
     let y_of = |v: f64| H - PAD_B - v / y_max * (H - PAD_T - PAD_B);
     html! {
         <g class="axes">
             <line x1={PAD_L.to_string()} y1={(H - PAD_B).to_string()} x2={(W - PAD_R).to_string()} y2={(H - PAD_B).to_string()} />
             <line x1={PAD_L.to_string()} y1={PAD_T.to_string()} x2={PAD_L.to_string()} y2={(H - PAD_B).to_string()} />
-            { for [0.0, 0.25, 0.5, 0.75, 1.0].iter().map(|a| html! {
+            { for alphas.iter().map(|a| html! {
                 <text x={x_of(*a).to_string()} y={(H - PAD_B + 16.0).to_string()} text-anchor="middle">{ format!("{a}") }</text>
             }) }
             <text x={((PAD_L + W - PAD_R) / 2.0).to_string()} y={(H - 6.0).to_string()} text-anchor="middle">
@@ -160,7 +168,7 @@ fn change_chart(st: &Value, figs: &[Fig], marks: &[UserMark], y_label: &str, ari
             <g class="axes">
                 <line x1={PAD_L.to_string()} y1={(H - PAD_B).to_string()} x2={(W - PAD_R).to_string()} y2={(H - PAD_B).to_string()} />
                 <line x1={PAD_L.to_string()} y1={PAD_T.to_string()} x2={PAD_L.to_string()} y2={(H - PAD_B).to_string()} />
-                { for [0.0, 0.25, 0.5, 0.75, 1.0].iter().map(|a| html! {
+                { for alpha_ticks(series.iter().flat_map(|s| s.1.iter().map(|p| p.alpha))).iter().map(|a| html! {
                     <text x={x_of(*a).to_string()} y={(H - PAD_B + 16.0).to_string()} text-anchor="middle">{ format!("{a}") }</text>
                 }) }
                 <text x={((PAD_L + W - PAD_R) / 2.0).to_string()} y={(H - 6.0).to_string()} text-anchor="middle">{ "alpha = share of monolingual batches" }</text>
@@ -343,7 +351,7 @@ fn per_checkpoint_map(results: &Value, task: &str) -> Html {
     });
     html! {
         <svg class="chart" viewBox={format!("0 0 {W} {H}")} role="img" aria-label={format!("mAP versus alpha on {task}")}>
-            { axes(y_max, "mAP x100", &[0.0, 0.2, 0.4, 0.6, 0.8, 1.0], |v| format!("{:.0}", 100.0 * v)) }
+            { axes(&alpha_ticks(points.iter().map(|p| p.0)), y_max, "mAP x100", &[0.0, 0.2, 0.4, 0.6, 0.8, 1.0], |v| format!("{:.0}", 100.0 * v)) }
             { for lines }
         </svg>
     }
@@ -364,7 +372,7 @@ fn per_checkpoint_bias(results: &Value, task: &str) -> Html {
     let path = vals.iter().map(|(a, v)| format!("{:.1},{:.1}", x_of(*a), y_of(*v))).collect::<Vec<_>>().join(" ");
     html! {
         <svg class="chart" viewBox={format!("0 0 {W} {H}")} role="img" aria-label={format!("language bias versus alpha on {task}")}>
-            { axes(top, "bias (ranks)", &ticks, |v| format!("{v:.0}")) }
+            { axes(&alpha_ticks(points.iter().map(|p| p.0)), top, "bias (ranks)", &ticks, |v| format!("{v:.0}")) }
             { base_v.map(|b| html! {
                 <line class="base" stroke="#7a4fb0" x1={PAD_L.to_string()} x2={(W - PAD_R).to_string()} y1={y_of(b).to_string()} y2={y_of(b).to_string()}>
                     <title>{ format!("base model: bias {b:.1}") }</title>

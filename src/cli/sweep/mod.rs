@@ -3,7 +3,10 @@
 //! - `prepare`: trunk features of the training pairs and of every evaluation text list, computed
 //!   once into the shared trunk store; the base model evaluated;
 //! - `train --cell I`: one checkpoint (resumable from its last saved step);
-//! - `eval --cell I`: that checkpoint on every task, into `results/<cell>/`;
+//! - `eval --cell I`: that checkpoint on every task, into `results/<cell>/`, and with
+//!   `--snapshots N,M` each snapshot `models/<cell>/step-N/` into `results/step-N/<cell>/` (each
+//!   `results/step-N/` also gets the base's results, so it is a complete study input: the
+//!   learning curves at a fixed budget);
 //! - `collect`: `sweep.json`, `sweep.csv` and the models manifest from whatever cells are done,
 //!   and the state of each cell.
 //!
@@ -28,6 +31,7 @@ use super::{load_checkpoint, load_encoder, CliError};
 use crate::encoder::{Encoder, TrunkStore, PIPELINE_VERSION};
 use crate::files::Lock;
 use crate::model::{load_delta_dir, Checkpoint, DeltaManifest};
+use crate::train::snapshot_dir;
 use crate::study::{self, Cell};
 use crate::tasks::TaskKind;
 use crate::train::{PairData, Prepared};
@@ -97,7 +101,8 @@ pub struct SweepCmd {
     #[arg(long, value_delimiter = ',', default_value = "1")]
     ship_seeds: Vec<u64>,
     /// Shell command run after each finished cell (e.g. a git commit of its results), with
-    /// HYBRID_IR_CELL, HYBRID_IR_CELL_RESULTS and HYBRID_IR_CELL_MODEL set.
+    /// HYBRID_IR_CELL, HYBRID_IR_CELL_RESULTS, HYBRID_IR_CELL_MODEL, HYBRID_IR_SWEEP_MODELS
+    /// (--models) and HYBRID_IR_SWEEP_RESULTS (--results) set.
     #[arg(long)]
     after_cell: Option<String>,
     /// Embedding cache folder (default: $HYBRID_IR_CACHE/embeddings or ~/.cache/hybrid-ir/embeddings).
@@ -220,19 +225,53 @@ impl Sweep {
         self.cmd.results.join(self.grid[i].name())
     }
 
+    /// What cell `i` evaluates: its kept checkpoint, then each `--snapshots` step.
+    fn targets(&self, i: usize) -> Vec<Target> {
+        let name = self.grid[i].name();
+        let main = Target { model: self.model_dir(i), results: self.result_dir(i), identity: self.fingerprints[i].clone(), step: None };
+        let snapshots = self.cmd.args.snapshots.iter().map(|&s| Target {
+            model: snapshot_dir(&self.model_dir(i), s),
+            results: step_results(&self.cmd.results, s).join(&name),
+            identity: format!("{}@step-{s}", self.fingerprints[i]),
+            step: Some(s),
+        });
+        std::iter::once(main).chain(snapshots).collect()
+    }
+
+    /// Cell `i`'s checkpoint and every snapshot asked for, finished with this configuration.
+    fn trained_all(&self, i: usize) -> Option<DeltaManifest> {
+        let mut targets = self.targets(i).into_iter();
+        let main = trained(&targets.next().expect("the kept checkpoint comes first").model, &self.fingerprints[i])?;
+        targets.all(|t| trained(&t.model, &self.fingerprints[i]).is_some()).then_some(main)
+    }
+
+    fn evaluated_all(&self, i: usize) -> bool {
+        self.targets(i).iter().all(|t| results_current(&t.results, &t.identity, &self.evaluation))
+    }
+
     fn evaluation(&self) -> Option<&serde_json::Value> {
         (!self.cmd.no_eval).then_some(&self.evaluation)
     }
 
     fn state(&self, i: usize) -> CellState {
-        cell_state(&self.model_dir(i), &self.result_dir(i), &self.fingerprints[i], self.evaluation())
+        match cell_state(&self.model_dir(i), &self.result_dir(i), &self.fingerprints[i], self.evaluation()) {
+            // The kept checkpoint is done, a snapshot is not.
+            CellState::Done if !self.is_done(i) => {
+                if self.trained_all(i).is_some() {
+                    CellState::Trained
+                } else {
+                    CellState::Missing
+                }
+            }
+            state => state,
+        }
     }
 
     /// Done without looking at locks or failures: what the loop and `prepare` skip.
     fn is_done(&self, i: usize) -> bool {
         match self.evaluation() {
-            Some(e) => results_current(&self.result_dir(i), &self.fingerprints[i], e),
-            None => trained(&self.model_dir(i), &self.fingerprints[i]).is_some(),
+            Some(_) => self.evaluated_all(i),
+            None => self.trained_all(i).is_some(),
         }
     }
 
@@ -262,7 +301,7 @@ impl Sweep {
     /// the base model evaluated. Nothing is computed when every cell is done.
     fn prepare(&mut self) -> Result<(), CliError> {
         let pending: Vec<usize> = (0..self.grid.len()).filter(|&i| !self.is_done(i)).collect();
-        if pending.iter().any(|&i| trained(&self.model_dir(i), &self.fingerprints[i]).is_none()) {
+        if pending.iter().any(|&i| self.trained_all(i).is_none()) {
             self.prepare_pairs()?;
         }
         if self.cmd.no_eval {
@@ -287,6 +326,12 @@ impl Sweep {
             write_results(&dir, "base", &sha, &sha, &self.evaluation, serde_json::json!({}), results)?;
             self.stages.record("base: evaluate", t);
         }
+        for &step in &self.cmd.args.snapshots {
+            let to = step_results(&self.cmd.results, step).join("base");
+            if !results_current(&to, &self.base.sha256, &self.evaluation) {
+                outputs::copy_results(&dir, &to)?;
+            }
+        }
         drop(lock);
         Ok(())
     }
@@ -303,7 +348,7 @@ impl Sweep {
         let (name, dir) = (self.grid[i].name(), self.model_dir(i));
         std::fs::create_dir_all(&dir).map_err(|e| CliError::io(dir.display(), e))?;
         let _lock = cell_lock(&dir, &format!("{name} training"))?;
-        if let Some(m) = trained(&dir, &self.fingerprints[i]) {
+        if let Some(m) = self.trained_all(i) {
             eprintln!("{name}: already trained with this configuration; skipping");
             return Ok(m);
         }
@@ -317,40 +362,53 @@ impl Sweep {
         Ok(manifest)
     }
 
-    /// Stage `eval` of cell `i`: its results folder, unless current already. The cell must be
-    /// trained (stage `train`) first.
+    /// Stage `eval` of cell `i`: its results folder (and each snapshot's), unless current
+    /// already. The cell must be trained (stage `train`) first.
     fn eval_cell(&mut self, i: usize, train_wall: Option<f64>) -> Result<(), CliError> {
-        let (cell, name, model_dir, result_dir) = (self.grid[i], self.grid[i].name(), self.model_dir(i), self.result_dir(i));
+        let (cell, name, result_dir) = (self.grid[i], self.grid[i].name(), self.result_dir(i));
         std::fs::create_dir_all(&result_dir).map_err(|e| CliError::io(result_dir.display(), e))?;
         let _lock = cell_lock(&result_dir, &format!("{name} evaluation"))?;
-        if results_current(&result_dir, &self.fingerprints[i], &self.evaluation) {
+        if self.evaluated_all(i) {
             eprintln!("{name}: already evaluated; skipping");
             return Ok(());
         }
-        let Some(manifest) = trained(&model_dir, &self.fingerprints[i]) else {
-            return Err(CliError::Usage(format!(
-                "{name} has no finished checkpoint with this configuration in {}: run --stage train --cell {i} first",
-                model_dir.display()
-            )));
-        };
-        let t = Instant::now();
-        let (ckpt, _) = load_delta_dir(&self.base, &model_dir)?;
-        let bert = ckpt.config.init_with(&ckpt.weights, &self.encoder.device)?;
-        let results = self.evaluate(&name, &ckpt.sha256, &bert.layers[self.split..])?;
-        let mut wall = serde_json::json!({ "evaluate": t.elapsed().as_secs_f64() });
-        if let Some(s) = train_wall {
-            wall["train"] = s.into();
+        for target in self.targets(i) {
+            if results_current(&target.results, &target.identity, &self.evaluation) {
+                continue;
+            }
+            let Some(manifest) = trained(&target.model, &self.fingerprints[i]) else {
+                return Err(CliError::Usage(format!(
+                    "{name} has no finished checkpoint with this configuration in {}: run --stage train --cell {i} first",
+                    target.model.display()
+                )));
+            };
+            let label = match target.step {
+                Some(s) => format!("{name} step {s}"),
+                None => name.clone(),
+            };
+            let t = Instant::now();
+            let (ckpt, _) = load_delta_dir(&self.base, &target.model)?;
+            let bert = ckpt.config.init_with(&ckpt.weights, &self.encoder.device)?;
+            let results = self.evaluate(&label, &ckpt.sha256, &bert.layers[self.split..])?;
+            let mut wall = serde_json::json!({ "evaluate": t.elapsed().as_secs_f64() });
+            if let (Some(s), None) = (train_wall, target.step) {
+                wall["train"] = s.into();
+            }
+            let mut extra = serde_json::json!({
+                "alpha": cell.alpha, "seed": cell.seed,
+                "checkpoint_weights_sha256": manifest.weights_sha256,
+                "train_steps": manifest.steps, "best_step": manifest.best_step, "best_valid_loss": manifest.best_valid_loss,
+                "train_seconds": manifest.train_seconds,
+                "code": manifest.code,
+                "wall_s": wall,
+            });
+            if let Some(s) = target.step {
+                // A snapshot is the weights at that step, not the best validation loss so far.
+                extra["snapshot_step"] = s.into();
+            }
+            write_results(&target.results, &name, &ckpt.sha256, &target.identity, &self.evaluation, extra, results)?;
+            self.stages.record(format!("{label}: evaluate"), t);
         }
-        let extra = serde_json::json!({
-            "alpha": cell.alpha, "seed": cell.seed,
-            "checkpoint_weights_sha256": manifest.weights_sha256,
-            "train_steps": manifest.steps, "best_step": manifest.best_step, "best_valid_loss": manifest.best_valid_loss,
-            "train_seconds": manifest.train_seconds,
-            "code": manifest.code,
-            "wall_s": wall,
-        });
-        write_results(&result_dir, &name, &ckpt.sha256, &self.fingerprints[i], &self.evaluation, extra, results)?;
-        self.stages.record(format!("{name}: evaluate"), t);
         Ok(())
     }
 
@@ -425,6 +483,21 @@ impl Sweep {
     }
 }
 
+/// One checkpoint a cell evaluates and where its results go.
+struct Target {
+    model: PathBuf,
+    results: PathBuf,
+    /// What the results' `config.identity` must say to count as current.
+    identity: String,
+    /// The snapshot's step; None for the kept (best-validation) checkpoint.
+    step: Option<usize>,
+}
+
+/// The results of every model's snapshot at `step`: `<results>/step-<step>/`.
+pub(crate) fn step_results(results: &std::path::Path, step: usize) -> PathBuf {
+    results.join(format!("step-{step}"))
+}
+
 fn stage_name(stage: Stage) -> String {
     format!("{stage:?}").to_lowercase()
 }
@@ -492,6 +565,8 @@ fn after_cell(cmd: &SweepCmd, cell: &Cell, model_dir: &std::path::Path, result_d
         .env("HYBRID_IR_CELL", cell.name())
         .env("HYBRID_IR_CELL_MODEL", model_dir)
         .env("HYBRID_IR_CELL_RESULTS", result_dir)
+        .env("HYBRID_IR_SWEEP_MODELS", &cmd.models)
+        .env("HYBRID_IR_SWEEP_RESULTS", &cmd.results)
         .status();
     match status {
         Ok(s) if s.success() => {}

@@ -241,3 +241,21 @@ pub(super) fn cell_state(model_dir: &Path, result_dir: &Path, fingerprint: &str,
         CellState::Missing
     }
 }
+
+/// Copies a model's results folder (`report.json` last: it marks the copy complete); what a
+/// snapshot folder gets of the base, whose evaluation does not depend on the step.
+pub(super) fn copy_results(from: &Path, to: &Path) -> Result<(), CliError> {
+    std::fs::create_dir_all(to).map_err(|e| CliError::io(to.display(), e))?;
+    let mut files: Vec<_> = std::fs::read_dir(from)
+        .map_err(|e| CliError::io(from.display(), e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .filter(|n| n != ".lock" && n != "failed.json" && from.join(n).is_file())
+        .collect();
+    files.sort_by_key(|n| n == "report.json");
+    for name in files {
+        let bytes = std::fs::read(from.join(&name)).map_err(|e| CliError::io(from.join(&name).display(), e))?;
+        crate::cli::write_atomic(&to.join(&name), &bytes)?;
+    }
+    Ok(())
+}
