@@ -21,6 +21,7 @@ pub mod rankings;
 pub mod report;
 pub mod sources;
 pub mod study;
+pub mod sweep;
 pub mod tasks;
 pub mod web;
 #[cfg(feature = "autodiff")]

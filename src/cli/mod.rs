@@ -42,6 +42,8 @@ pub enum CliError {
     Study(#[from] StudyError),
     #[error(transparent)]
     Interop(#[from] crate::interop::InteropError),
+    #[error(transparent)]
+    SweepFile(#[from] crate::sweep::SweepFileError),
     #[error("{path}: {source}")]
     Io {
         path: String,

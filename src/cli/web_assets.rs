@@ -233,13 +233,12 @@ fn write_models(out: &Path, args: &WebAssetsArgs, base: &Checkpoint) -> Result<M
     let mut cells: Vec<ModelSpec> = vec![("base".into(), None, None, None)];
     let sweep_manifest = args.checkpoints.join("manifest.json");
     if let Ok(text) = std::fs::read_to_string(&sweep_manifest) {
-        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| CliError::json(sweep_manifest.display(), e))?;
-        for c in doc["checkpoints"].as_array().cloned().unwrap_or_default() {
-            let name = c["name"].as_str().unwrap_or_default().to_string();
-            if args.only.as_ref().is_some_and(|o| !o.contains(&name)) {
+        let doc = crate::sweep::CheckpointsManifest::parse(&text, &sweep_manifest.display().to_string())?;
+        for c in doc.checkpoints {
+            if args.only.as_ref().is_some_and(|o| !o.contains(&c.name)) {
                 continue;
             }
-            cells.push((name.clone(), c["alpha"].as_f64(), c["seed"].as_u64(), Some(args.checkpoints.join(&name))));
+            cells.push((c.name.clone(), Some(c.alpha), Some(c.seed), Some(args.checkpoints.join(&c.name))));
         }
     } else {
         eprintln!("{} not found: the page gets the base model only", sweep_manifest.display());

@@ -11,6 +11,10 @@ use crate::files::Lock;
 use crate::model::{Checkpoint, DeltaManifest, DELTA_MANIFEST, DELTA_WEIGHTS};
 use crate::report::{self, QuestionTable, Report, TaskReport};
 use crate::study::{self, questions_file};
+use crate::sweep::{
+    BaseRef, CheckpointsManifest, FailureRecord, ShippedCheckpoint, SweepEntry, SweepFile, CHECKPOINTS_SCHEMA, CHECKPOINTS_VERSION, SWEEP_SCHEMA,
+    SWEEP_VERSION,
+};
 
 /// What a finished model's results must carry to be skipped on a rerun.
 pub(super) fn results_current(dir: &Path, identity: &str, evaluation: &serde_json::Value) -> bool {
@@ -75,16 +79,6 @@ pub(super) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// One evaluated model in sweep.json.
-#[derive(serde::Serialize)]
-struct SweepEntry {
-    name: String,
-    alpha: Option<f64>,
-    seed: Option<u64>,
-    checkpoint: Option<DeltaManifest>,
-    report: Report,
-}
-
 /// `results/sweep.json` + `sweep.csv` from every model folder with a report (any cells, any
 /// session): what the page's plots read.
 pub(super) fn collect(cmd: &SweepCmd, base: &Checkpoint) -> Result<(), CliError> {
@@ -98,18 +92,18 @@ pub(super) fn collect(cmd: &SweepCmd, base: &Checkpoint) -> Result<(), CliError>
         entries.push(SweepEntry { name: m.name, alpha: m.cell.map(|c| c.alpha), seed: m.cell.map(|c| c.seed), checkpoint, report: m.report });
     }
     entries.sort_by(|a, b| (a.seed, a.alpha.unwrap_or(-1.0)).partial_cmp(&(b.seed, b.alpha.unwrap_or(-1.0))).unwrap_or(std::cmp::Ordering::Equal));
-    let results = serde_json::json!({
-        "schema": "hybrid-ir/sweep",
-        "version": 2,
-        "git_commit": git_commit(),
-        "base_sha256": base.sha256,
-        "train_config": cmd.args.config(f64::NAN, 0),
-        "entries": entries,
-    });
-    let text = serde_json::to_string_pretty(&results).map_err(|e| CliError::json("sweep.json", e))?;
+    let results = SweepFile {
+        schema: SWEEP_SCHEMA.into(),
+        version: SWEEP_VERSION,
+        git_commit: git_commit(),
+        base_sha256: base.sha256.clone(),
+        train_config: serde_json::to_value(cmd.args.config(f64::NAN, 0)).map_err(|e| CliError::json("sweep.json", e))?,
+        entries,
+    };
+    let text = results.to_json().map_err(|e| CliError::json("sweep.json", e))?;
     crate::cli::write_atomic(&cmd.results.join("sweep.json"), text.as_bytes())?;
     let mut csv = "model,alpha,seed,task,mono_map,cross_map,multi_map,multi_map_ci95,bias\n".to_string();
-    for e in &entries {
+    for e in &results.entries {
         for t in &e.report.tasks {
             let ci = t.macro_avg.multi_map_ci95.map(|(a, b)| format!("{:.4}-{:.4}", a, b)).unwrap_or_default();
             csv += &format!(
@@ -141,27 +135,27 @@ pub(super) fn write_models_manifest(cmd: &SweepCmd, base: &Checkpoint, fingerpri
         if !dir.join(DELTA_WEIGHTS).is_file() {
             continue;
         }
-        checkpoints.push(serde_json::json!({
-            "name": cell.name(),
-            "alpha": cell.alpha,
-            "seed": cell.seed,
-            "layers": m.layers,
-            "weights": format!("{}/{DELTA_WEIGHTS}", cell.name()),
-            "weights_sha256": m.weights_sha256,
-            "weights_bytes": m.weights_bytes,
-            "manifest": format!("{}/{DELTA_MANIFEST}", cell.name()),
-            "manifest_sha256": crate::model::sha256_hex(&manifest_bytes),
-            "best_valid_loss": m.best_valid_loss,
-            "best_step": m.best_step,
-        }));
+        checkpoints.push(ShippedCheckpoint {
+            name: cell.name(),
+            alpha: cell.alpha,
+            seed: cell.seed,
+            layers: m.layers,
+            weights: format!("{}/{DELTA_WEIGHTS}", cell.name()),
+            weights_sha256: m.weights_sha256,
+            weights_bytes: m.weights_bytes,
+            manifest: format!("{}/{DELTA_MANIFEST}", cell.name()),
+            manifest_sha256: crate::model::sha256_hex(&manifest_bytes),
+            best_valid_loss: m.best_valid_loss,
+            best_step: m.best_step,
+        });
     }
-    let doc = serde_json::json!({
-        "schema": "hybrid-ir/checkpoints",
-        "version": 1,
-        "base": { "file": "../base/e5-small-q4.bin", "sha256": base.sha256, "fetch": "scripts/fetch-model" },
-        "checkpoints": checkpoints,
-    });
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::json("models manifest", e))?;
+    let doc = CheckpointsManifest {
+        schema: CHECKPOINTS_SCHEMA.into(),
+        version: CHECKPOINTS_VERSION,
+        base: BaseRef { file: "../base/e5-small-q4.bin".into(), sha256: base.sha256.clone(), fetch: "scripts/fetch-model".into() },
+        checkpoints,
+    };
+    let text = doc.to_json().map_err(|e| CliError::json("models manifest", e))?;
     std::fs::create_dir_all(&cmd.models).map_err(|e| CliError::io(cmd.models.display(), e))?;
     crate::cli::write_atomic(&cmd.models.join("manifest.json"), text.as_bytes())
 }
@@ -200,9 +194,9 @@ pub(super) fn failure_file(result_dir: &Path) -> std::path::PathBuf {
 /// Records that `stage` of a cell failed with `error` (best effort: the error itself is what
 /// the caller returns).
 pub(super) fn record_failure(result_dir: &Path, stage: &str, error: &str) {
-    let doc = serde_json::json!({ "stage": stage, "error": error, "unix": unix_now(), "slurm_job": std::env::var("SLURM_JOB_ID").ok() });
-    if std::fs::create_dir_all(result_dir).is_ok() {
-        let _ = crate::files::write_atomic(&failure_file(result_dir), doc.to_string().as_bytes());
+    let doc = FailureRecord { stage: stage.into(), error: error.into(), unix: unix_now(), slurm_job: std::env::var("SLURM_JOB_ID").ok() };
+    if let (Ok(()), Ok(text)) = (std::fs::create_dir_all(result_dir), serde_json::to_string(&doc)) {
+        let _ = crate::files::write_atomic(&failure_file(result_dir), text.as_bytes());
     }
 }
 
@@ -210,8 +204,8 @@ pub(super) fn record_failure(result_dir: &Path, stage: &str, error: &str) {
 /// the checkpoint done says nothing about the evaluation that failed).
 pub(super) fn clear_failure(result_dir: &Path, stage: &str) {
     let path = failure_file(result_dir);
-    let recorded = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-    if recorded.is_some_and(|v| v["stage"] == stage) {
+    let recorded = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<FailureRecord>(&t).ok());
+    if recorded.is_some_and(|r| r.stage == stage) {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -232,8 +226,10 @@ pub(super) fn cell_state(model_dir: &Path, result_dir: &Path, fingerprint: &str,
         return CellState::Done;
     }
     if let Ok(text) = std::fs::read_to_string(failure_file(result_dir)) {
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        return CellState::Failed(format!("{}: {}", v["stage"].as_str().unwrap_or("?"), v["error"].as_str().unwrap_or(text.trim())));
+        return CellState::Failed(match serde_json::from_str::<FailureRecord>(&text) {
+            Ok(r) => format!("{}: {}", r.stage, r.error),
+            Err(_) => format!("unreadable failure record: {}", text.trim()),
+        });
     }
     if trained {
         CellState::Trained
