@@ -66,7 +66,9 @@ fn throughput(texts: &[(String, Role)], passes: usize, mut encode: impl FnMut(&s
         .fold(0.0, f64::max)
 }
 
-fn texts(data: &std::path::Path) -> (Vec<(String, Role)>, Vec<(String, Role)>) {
+type Texts = Vec<(String, Role)>;
+
+fn texts(data: &std::path::Path) -> (Texts, Texts) {
     let mut queries = Vec::new();
     for split in ["mia-dev", "mia-test"] {
         let dir = data.join("mkqa").join(split);

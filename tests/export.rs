@@ -126,7 +126,7 @@ fn an_export_imports_back_and_foreign_folders_are_refused() {
         let mut header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&weights[8..8 + n]).unwrap();
         edit(&mut header);
         let mut text = serde_json::to_vec(&header).unwrap();
-        while text.len() % 8 != 0 {
+        while !text.len().is_multiple_of(8) {
             text.push(b' ');
         }
         let mut bytes = (text.len() as u64).to_le_bytes().to_vec();

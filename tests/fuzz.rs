@@ -302,11 +302,11 @@ fn fuzz_word_table_shards() {
     // The page's start: a table of the special tokens only, taking shards as queries need them.
     let trunk = prune_checkpoint(&tiny_base(), &Vocab::new(40, [])).unwrap();
     let specials = trunk.weights.word_table(&trunk.config).unwrap();
-    let row_bytes = 32 / 32 * 18;
+    let row_bytes = 18;
     fuzz("word table insert_rows", 20000, (prop_oneof![0u32..64, any::<u32>()], 0usize..50, any::<u8>(), prop::collection::vec(any::<u32>(), 0..10)), |(first, rows, fill, ids)| {
         let mut table = specials.clone().with_vocab(Vocab::new(40, [])).map_err(|e| TestCaseError::fail(e.to_string()))?;
         // Sometimes a whole number of rows, sometimes not.
-        let len = rows * row_bytes + (fill as usize % 3 == 0) as usize;
+        let len = rows * row_bytes + (fill as usize).is_multiple_of(3) as usize;
         let before = table.rows();
         match table.insert_rows(first, &vec![fill; len]) {
             Ok(()) => prop_assert!(table.rows() >= before && table.rows() <= 40),

@@ -500,7 +500,7 @@ pub mod engine {
     /// agree.
     fn scores(query: &[f32], vectors: &[f32], langs: &[u16], n_langs: usize, relevant: &[u32]) -> Result<Vec<f32>, String> {
         let dim = query.len();
-        if dim == 0 || vectors.len() % dim != 0 {
+        if dim == 0 || !vectors.len().is_multiple_of(dim) {
             return Err(format!("the pool index holds {} values, not rows of the query's {dim}", vectors.len()));
         }
         let rows = vectors.len() / dim;

@@ -18,7 +18,7 @@ mod web_assets;
 use clap::{Parser, Subcommand};
 use thiserror::Error;
 
-use crate::encoder::{BackendKind, EncodeError};
+use crate::encoder::{BackendKind, EncodeError, EncoderConfig};
 use crate::model::ModelError;
 use crate::rankings::CacheError;
 use crate::sources::SourceError;
@@ -101,20 +101,22 @@ pub struct ModelArgs {
     #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
     pub backend: BackendKind,
     /// Texts per forward pass.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = EncoderConfig::new().batch_size)]
     pub batch_size: usize,
     /// Batches encoded side by side, each on its own thread (the matrix products of each may
     /// use more: RAYON_NUM_THREADS); 1 for a one-core measurement.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = EncoderConfig::new().workers)]
     pub workers: usize,
     /// Maximum tokens per query (specials included); longer ones are cut and counted.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = EncoderConfig::new().max_len_query)]
     pub max_len_query: usize,
     /// Maximum tokens per passage (specials included).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = EncoderConfig::new().max_len_passage)]
     pub max_len_passage: usize,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Encode one text per line (stdin or --input) into embeddings: one JSON array per line on

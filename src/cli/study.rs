@@ -118,7 +118,7 @@ pub fn study(cmd: StudyCmd) -> Result<(), CliError> {
     let curve = learning_curve(&cmd)?;
     let changes = match std::fs::read_to_string(&cmd.previous) {
         Ok(text) => {
-            let previous: study::PreviousClaims = serde_json::from_str(&text).map_err(|e| CliError::json(&cmd.previous.display().to_string(), e))?;
+            let previous: study::PreviousClaims = serde_json::from_str(&text).map_err(|e| CliError::json(cmd.previous.display().to_string(), e))?;
             study::changes_markdown(&s, &previous)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

@@ -9,49 +9,49 @@ use crate::encoder::{BackendKind, Encoder, Origin, TrunkStore};
 use crate::model::{load_delta_dir, Checkpoint, DeltaManifest};
 use crate::train::{prepare_pairs, prepare_pairs_with, PairData, Prepared, Run, TrainConfig, TrainEvent};
 
-/// Hyper-parameters shared by `train` and `sweep` (see `TrainConfig` for the defaults' reasons).
+/// Hyper-parameters shared by `train` and `sweep`; every default is `TrainConfig`'s (its doc says why).
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Data folder (default: $HYBRID_IR_DATA or ../shared/data).
     #[arg(long)]
     pub(crate) data: Option<PathBuf>,
     /// Transformer layers trained, from the top (the rest are frozen and computed once).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = TrainConfig::new().train_layers)]
     pub(crate) train_layers: usize,
     /// Pairs per training batch.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = TrainConfig::new().batch_size)]
     train_batch_size: usize,
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = TrainConfig::new().steps)]
     steps: usize,
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = TrainConfig::new().lr)]
     lr: f64,
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = TrainConfig::new().weight_decay)]
     weight_decay: f64,
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = TrainConfig::new().warmup_steps)]
     warmup_steps: usize,
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = TrainConfig::new().temperature)]
     temperature: f64,
     /// Global gradient-norm clip (0 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = TrainConfig::new().clip_norm)]
     clip_norm: f64,
     /// Validate and save the resume state every N steps.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = TrainConfig::new().eval_every)]
     eval_every: usize,
     /// Stop after N validations without improvement (0 = never: train every step).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = TrainConfig::new().patience)]
     patience: usize,
     /// Also keep the weights at these steps, each as a checkpoint in OUT/step-N/ (learning
     /// curves; multiples of --eval-every). They do not change training or its identity.
     #[arg(long, value_delimiter = ',')]
     pub(crate) snapshots: Vec<usize>,
     /// Validation batches (the same for every alpha and seed: half mono, half cross-lingual).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = TrainConfig::new().valid_batches)]
     valid_batches: usize,
     /// Length-sorted sub-batches per side of a training batch (less padding; same loss).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = TrainConfig::new().length_buckets)]
     length_buckets: usize,
     /// Only the first N training questions (0 = all), for smoke runs.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainConfig::new().max_questions)]
     max_questions: usize,
     /// Backend of the trained layers: flex (CPU, default) or wgpu (GPU via Vulkan/Metal/DX12).
     #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
@@ -86,9 +86,9 @@ impl TrainArgs {
 #[derive(clap::Args, Debug)]
 pub struct TrainCmd {
     /// Share of monolingual batches (1 = X-X mono, 0 = X-Y cross-lingual).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = TrainConfig::new().alpha)]
     alpha: f64,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TrainConfig::new().seed)]
     seed: u64,
     /// Checkpoint folder; rerunning with the same folder resumes an interrupted run.
     #[arg(long)]

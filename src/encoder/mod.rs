@@ -51,9 +51,10 @@ impl Embeddings {
 pub struct EncoderConfig {
     #[config(default = 64)]
     pub batch_size: usize,
-    #[config(default = 64)]
+    /// docs/evaluation.md's limits ([`crate::tokenize::Role::default_max_len`]), specials included.
+    #[config(default = "crate::tokenize::Role::Query.default_max_len()")]
     pub max_len_query: usize,
-    #[config(default = 128)]
+    #[config(default = "crate::tokenize::Role::Passage.default_max_len()")]
     pub max_len_passage: usize,
     /// Batches encoded concurrently (native); 1 in the browser.
     #[config(default = 2)]

@@ -93,8 +93,8 @@ mod tests {
         let values: Vec<f32> = (0..4096).map(|i| (i as f32 - 2048.0) / 200.0).collect();
         let device = Device::flex();
         let t = || Tensor::<2>::from_data(TensorData::new(values.clone(), [64, 64]), &device);
-        let ours = gelu(t()).into_data().to_vec::<f32>().unwrap();
-        let burns = burn::tensor::activation::gelu(t()).into_data().to_vec::<f32>().unwrap();
+        let ours = gelu(t()).into_data().try_to_vec::<f32>().unwrap();
+        let burns = burn::tensor::activation::gelu(t()).into_data().try_to_vec::<f32>().unwrap();
         for (i, (a, b)) in ours.iter().zip(&burns).enumerate() {
             assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "x = {}: ours {a}, Burn's {b}", values[i]);
         }
@@ -103,7 +103,7 @@ mod tests {
         {
             let x = Tensor::<2>::from_data(TensorData::new(values.clone(), [64, 64]), &device.clone().autodiff()).require_grad();
             let grads = gelu(x.clone()).sum().backward();
-            let g = x.grad(&grads).expect("a gradient through gelu").into_data().to_vec::<f32>().unwrap();
+            let g = x.grad(&grads).expect("a gradient through gelu").into_data().try_to_vec::<f32>().unwrap();
             assert!((g[2048] - 0.5).abs() < 1e-6, "gelu'(0) = 0.5, got {}", g[2048]);
         }
     }

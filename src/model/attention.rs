@@ -173,7 +173,7 @@ fn attend_text(q: &[f32], k: &[f32], v: &[f32], key_bias: &[f32], shape: Shape, 
 pub fn multi_head(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, attn_bias: Tensor<4>, heads: usize) -> Tensor<3> {
     let [batch, len, hidden] = q.dims();
     let head_dim = hidden / heads;
-    if super::runs_cpu_kernels(&q) && head_dim % LANES == 0 {
+    if super::runs_cpu_kernels(&q) && head_dim.is_multiple_of(LANES) {
         let device = q.device();
         let mut out = vec![0.0f32; batch * len * hidden];
         let shape = Shape { batch, len, heads, head_dim };
@@ -234,13 +234,13 @@ mod tests {
         let pad: Vec<bool> = (0..batch * len).map(|i| matches!((i / len, i % len), (1, 6..) | (2, 10))).collect();
         let bias = super::super::attention_bias(Tensor::<2, Bool>::from_data(TensorData::new(pad, [batch, len]), &device));
         assert!(crate::model::runs_cpu_kernels(&t(1)), "the test must exercise our kernel");
-        let ours = multi_head(t(1), t(2), t(3), bias.clone(), heads).into_data().to_vec::<f32>().unwrap();
+        let ours = multi_head(t(1), t(2), t(3), bias.clone(), heads).into_data().try_to_vec::<f32>().unwrap();
         let split = |x: Tensor<3>| x.reshape([batch, len, heads, head_dim]).swap_dims(1, 2);
         let burns = attention(split(t(1)), split(t(2)), split(t(3)), None, Some(bias.expand([batch, heads, len, len])), AttentionModuleOptions::default())
             .swap_dims(1, 2)
             .reshape([batch, len, hidden])
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap();
         for (i, (a, b)) in ours.iter().zip(&burns).enumerate() {
             assert!((a - b).abs() <= 2e-6 * (1.0 + b.abs()), "value {i}: ours {a}, Burn's {b}");

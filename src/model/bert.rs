@@ -90,12 +90,6 @@ impl Bert {
         x
     }
 
-    /// Runs layers `[from, end)` on hidden states produced by [`Bert::forward_until`]; used to
-    /// train the top layers on cached outputs of frozen lower ones.
-    pub fn forward_from(&self, hidden: Tensor<3>, pad_mask: Tensor<2, Bool>, from: usize) -> Tensor<3> {
-        run_layers(&self.layers[from.min(self.layers.len())..], hidden, pad_mask)
-    }
-
     pub fn forward(&self, words: Tensor<3>, pad_mask: Tensor<2, Bool>) -> Tensor<3> {
         self.forward_until(words, pad_mask, self.layers.len())
     }

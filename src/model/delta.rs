@@ -10,7 +10,7 @@ use std::sync::Arc;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use super::{hf_name, sha256_hex, BertConfig, BertLayer, Checkpoint, ModelError, StoredTensor};
+use super::{hf_name, sha256_hex, BertLayer, Checkpoint, ModelError, StoredTensor};
 
 pub const DELTA_SCHEMA: &str = "hybrid-ir/delta-checkpoint";
 pub const DELTA_VERSION: u32 = 1;
@@ -216,12 +216,4 @@ pub fn apply_checked(
         });
     }
     apply_delta(base, bytes, file)
-}
-
-impl BertConfig {
-    /// Parameters in one transformer block.
-    pub fn layer_params(&self) -> usize {
-        let (h, f) = (self.hidden_size, self.intermediate_size);
-        4 * (h * h + h) + 2 * h * f + f + h + 4 * h
-    }
 }

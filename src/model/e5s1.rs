@@ -144,7 +144,7 @@ pub fn parse_e5s1(bytes: &[u8], file: &str) -> Result<(BertConfig, Weights), Mod
         }
         let data = &bytes[offset as usize..end as usize];
         let f32_len = 4 * count as u64;
-        let q4_len = if count % Q4_BLOCK == 0 { q4_0_bytes(count) as u64 } else { u64::MAX };
+        let q4_len = if count.is_multiple_of(Q4_BLOCK) { q4_0_bytes(count) as u64 } else { u64::MAX };
         let tensor = if byte_len == f32_len {
             let values = data
                 .chunks_exact(4)

@@ -73,7 +73,7 @@ pub fn parse_hf_config(text: &str, file: &str) -> Result<BertConfig, ModelError>
             });
         }
     }
-    if c.num_attention_heads == 0 || c.hidden_size % c.num_attention_heads != 0 {
+    if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
         return Err(ModelError::BadHeader {
             file: file.into(),
             field: "num_attention_heads",

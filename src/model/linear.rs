@@ -75,10 +75,10 @@ pub(crate) fn on_cpu(lin: &Linear, x: &Tensor<3>) -> Option<Tensor<3>> {
 /// # Panics
 /// If the lengths do not fit these shapes (our own tensors' shapes decide them, not input).
 pub fn affine(x: &[f32], w: &[f32], bias: Option<&[f32]>, n: usize, out: &mut [f32]) {
-    assert!(n > 0 && n % NR == 0 && w.len() % n == 0, "weights {} not [k, {n}] with {n} a multiple of {NR}", w.len());
+    assert!(n > 0 && n.is_multiple_of(NR) && w.len().is_multiple_of(n), "weights {} not [k, {n}] with {n} a multiple of {NR}", w.len());
     assert!(bias.is_none_or(|b| b.len() == n), "bias not [{n}]");
     let k = w.len() / n;
-    assert!(k > 0 && x.len() % k == 0 && out.len() == x.len() / k * n, "x {} / out {} do not fit k {k}, n {n}", x.len(), out.len());
+    assert!(k > 0 && x.len().is_multiple_of(k) && out.len() == x.len() / k * n, "x {} / out {} do not fit k {k}, n {n}", x.len(), out.len());
     let m = x.len() / k;
     for k0 in (0..k).step_by(KC) {
         let k1 = (k0 + KC).min(k);

@@ -63,7 +63,10 @@ fn check(key: &[u8], vector: &[u8]) -> [u8; CHECK] {
 
 /// The records of a cache file, every one checked: `(key, vector)` in file order. `Ok(None)` for a
 /// file of the headerless format 1, which is ignored (and replaced on the next save).
-fn read_records(bytes: &[u8], dim: usize, path: &Path) -> Result<Option<Vec<([u8; 32], Vec<f32>)>>, CacheError> {
+/// One cache record: the text's key and its vector.
+type Record = ([u8; 32], Vec<f32>);
+
+fn read_records(bytes: &[u8], dim: usize, path: &Path) -> Result<Option<Vec<Record>>, CacheError> {
     let corrupt = |what: String| CacheError::Corrupt { path: path.display().to_string(), what };
     if bytes.len() < HEADER || &bytes[..4] != MAGIC {
         return Ok(None);
@@ -75,7 +78,7 @@ fn read_records(bytes: &[u8], dim: usize, path: &Path) -> Result<Option<Vec<([u8
     }
     let record = 32 + 4 * dim + CHECK;
     let body = &bytes[HEADER..];
-    if body.len() % record != 0 {
+    if !body.len().is_multiple_of(record) {
         return Err(corrupt(format!("{} bytes of records is not a whole number of {record}-byte records", body.len())));
     }
     let mut out = Vec::with_capacity(body.len() / record);

@@ -20,7 +20,10 @@ pub struct MkqaQuestion {
 }
 
 /// Parses one MIA file; rows are `{id: "<example>_<lang>", lang, question, answers: [..]}`.
-pub fn read_mia_rows(bytes: &[u8], file: &str) -> Result<Vec<(String, String, String, Vec<String>)>, SourceError> {
+/// One row of a MIA file: (example id, language, question, answers).
+pub type MiaRow = (String, String, String, Vec<String>);
+
+pub fn read_mia_rows(bytes: &[u8], file: &str) -> Result<Vec<MiaRow>, SourceError> {
     let text = std::str::from_utf8(bytes).map_err(|e| SourceError::malformed(file, "file", format!("not UTF-8: {e}")))?;
     let mut rows = Vec::new();
     for (n, line) in text.lines().enumerate() {

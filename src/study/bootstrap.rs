@@ -77,8 +77,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 fn block_means(p: &Prepared, weights: &[Vec<f32>], totals: &[f32], n: usize) -> Vec<Vec<f64>> {
     let rows = p.masks.len();
     let mut out = vec![vec![f64::NAN; rows]; weights.len()];
-    for r in 0..rows {
-        let row = &p.values[r * n..(r + 1) * n];
+    for (r, row) in p.values.chunks_exact(n.max(1)).take(rows).enumerate() {
         for (b, w) in weights.iter().enumerate() {
             let denominator = match &p.masks[r] {
                 Some(m) => dot(m, w),

@@ -120,7 +120,7 @@ fn difference(task: &TaskStudy, a: &str, b: &str, figure: &str) -> Option<Interv
     task.contrasts.iter().find_map(|c| {
         let i = c.figures.get(figure)?;
         if c.a == a && c.b == b {
-            Some(i.clone())
+            Some(*i)
         } else if c.a == b && c.b == a {
             Some(Interval { estimate: -i.estimate, lo: -i.hi, hi: -i.lo, p: i.p })
         } else {

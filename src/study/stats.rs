@@ -267,7 +267,7 @@ mod tests {
         assert!((m.cell_ap[0][1] - 0.3).abs() < 1e-6 && m.bias[1][2] == 2.0);
         let c = table(4, &|_| 0.2, &|_| 0.1, 0.3, 1.0);
         assert!(mean_table(&[&a, &c]).is_err());
-        assert!(paired_bootstrap(&[a.clone()], &[(0, 1)], &[], 10, 1).is_err(), "a contrast outside the models");
+        assert!(paired_bootstrap(std::slice::from_ref(&a), &[(0, 1)], &[], 10, 1).is_err(), "a contrast outside the models");
     }
 
     #[test]

@@ -363,13 +363,11 @@ impl Task {
         }
         let budget = max_candidates - kept;
         let stride = (self.pool.len() - kept).div_ceil(budget.max(1)).max(1);
-        let mut seen = 0;
-        for k in keep.iter_mut().filter(|k| !**k) {
+        for (seen, k) in keep.iter_mut().filter(|k| !**k).enumerate() {
             if seen % stride == 0 && kept < max_candidates {
                 *k = true;
                 kept += 1;
             }
-            seen += 1;
         }
         let mut new_index = vec![u32::MAX; self.pool.len()];
         let mut pool = Vec::with_capacity(kept);

@@ -120,9 +120,9 @@ pub struct TrainConfig {
     /// Use only the first n training questions (0 = all): tiny runs for tests.
     #[config(default = 0)]
     pub max_questions: usize,
-    #[config(default = 64)]
+    #[config(default = "crate::tokenize::Role::Query.default_max_len()")]
     pub max_len_query: usize,
-    #[config(default = 128)]
+    #[config(default = "crate::tokenize::Role::Passage.default_max_len()")]
     pub max_len_passage: usize,
     /// Each side of a batch runs as this many length-sorted sub-batches, each padded only to
     /// its own longest text (same loss up to float rounding, less padding to compute; 4 runs
@@ -451,7 +451,7 @@ impl Run<'_> {
             loss_sum += loss_value;
             loss_n += 1;
             event(TrainEvent::Step { step: progress.step, total: cfg.steps, loss: loss_value, lr });
-            if progress.step % cfg.eval_every == 0 || progress.step == cfg.steps {
+            if progress.step.is_multiple_of(cfg.eval_every) || progress.step == cfg.steps {
                 let valid_model = model.valid();
                 let inner = self.device.clone();
                 let vloss = valid_schedule

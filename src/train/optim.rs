@@ -9,6 +9,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::TrainError;
 
+/// AdamW's first and second moments of one parameter, flattened.
+pub type Moments = (Vec<f32>, Vec<f32>);
+
 #[derive(Debug, Clone)]
 pub struct AdamW {
     pub beta1: f64,
@@ -39,8 +42,8 @@ impl AdamW {
         (module.map(&mut update), norm)
     }
 
-    /// Moments as f32 vectors (m, v) per parameter, for the resume state.
-    pub fn export(&self) -> Result<Vec<(Vec<f32>, Vec<f32>)>, TrainError> {
+    /// Moments as f32 vectors per parameter, for the resume state.
+    pub fn export(&self) -> Result<Vec<Moments>, TrainError> {
         self.moments.iter().map(|(m, v)| Ok((to_vec(m.clone())?, to_vec(v.clone())?))).collect()
     }
 
