@@ -184,7 +184,7 @@ pub fn App() -> Html {
         });
     }
 
-    let url = state.url.clone().unwrap_or_else(|| UrlState::from_location());
+    let url = state.url.clone().unwrap_or_else(UrlState::from_location);
     let loaded = state.loaded.clone();
     // A model the bundle or the user (a checkpoint of their own) provides.
     let known = |l: &Loaded, name: &str| l.manifest.models.iter().any(|m| m.name == name) || state.user_models.iter().any(|(n, _)| n == name);
@@ -276,7 +276,7 @@ pub fn App() -> Html {
             let relevant = versions[0].relevant.clone();
             let mut sent = Vec::new();
             if let Some(w) = worker.borrow().as_ref() {
-                for m in models.iter().filter(|m| !state.matrices.get(*m).is_some_and(|o| o.qid == *qid)) {
+                for m in models.iter().filter(|m| state.matrices.get(*m).is_none_or(|o| o.qid != *qid)) {
                     let id = take_id(&next_id);
                     worker_send(w, &Request::Matrix { id, model: m.clone(), pool: pool.to_string(), queries: queries.clone(), relevant: relevant.clone() });
                     sent.push((id, m.clone(), qid.clone()));

@@ -314,7 +314,9 @@ fn per_checkpoint_map(results: &Value, task: &str) -> Html {
     let y_max = 1.0;
     let y_of = |v: f64| H - PAD_B - v / y_max * (H - PAD_T - PAD_B);
     let lines = settings.iter().map(|(key, label, color)| {
-        let pts: Vec<(f64, f64, Option<(f64, f64)>)> = points
+        // (alpha, mAP, its 95% interval)
+        type Point = (f64, f64, Option<(f64, f64)>);
+        let pts: Vec<Point> = points
             .iter()
             .filter_map(|(a, t)| {
                 let m = t["macro"][*key]["map"].as_f64()?;

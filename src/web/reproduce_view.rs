@@ -84,7 +84,7 @@ pub fn reproduce_view(l: &Loaded, state: &State, url: &UrlState, model: &str, h:
                 }
             </div>
             <p class="muted" data-testid="reproduce-plan">{ plan(entry, size, mode, pool_count, state.user_models.iter().any(|(n, _)| n == model)) }</p>
-            { run.map(|r| run_status(r)).unwrap_or_default() }
+            { run.map(run_status).unwrap_or_default() }
             { run.and_then(|r| outcome(l, state, r)).unwrap_or_default() }
         </section>
     }
@@ -153,7 +153,7 @@ fn outcome(l: &Loaded, state: &State, r: &ReproduceRun) -> Option<Html> {
         0 => ("ok", format!("Reproduced: all {} figures agree with the reference within tolerance.", checks.len())),
         n => ("bad", format!("Not reproduced: {n} of {} figures differ from the reference by more than allowed.", checks.len())),
     };
-    let rows: Vec<(String, f64, Option<(f64, f64, f64, bool)>)> =
+    let rows: Vec<FigureRow> =
         checks.iter().map(|c| (c.figure.clone(), c.measured, Some((c.reference, c.diff, c.allowed, c.ok)))).collect();
     Some(html! {
         <div class="column" data-testid="reproduce-table" data-figures={measured_json}>
@@ -166,8 +166,10 @@ fn outcome(l: &Loaded, state: &State, r: &ReproduceRun) -> Option<Html> {
     })
 }
 
-/// Rows of (figure, measured, (reference, difference, allowed, ok)).
-fn figures_table(rows: &[(String, f64, Option<(f64, f64, f64, bool)>)], mode: Mode) -> Html {
+/// One row of the figures table: (figure, measured, (reference, difference, allowed, ok)).
+type FigureRow = (String, f64, Option<(f64, f64, f64, bool)>);
+
+fn figures_table(rows: &[FigureRow], mode: Mode) -> Html {
     let fmt = |name: &str, v: f64| if name == "bias" { format!("{v:.1}") } else { format!("{v:.4}") };
     html! {
         <table class="contrasts">
