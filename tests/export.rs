@@ -152,7 +152,22 @@ fn an_export_imports_back_and_foreign_folders_are_refused() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success() && stderr.contains(name) && stderr.contains("shape [1536, 384], expected [384, 1536]"), "{stderr}");
     assert!(!dir.join("ck-missing").join("manifest.json").exists() && !dir.join("ck-shape").join("manifest.json").exists(), "nothing written when refused");
+    // Larger than any f32 multilingual-e5-small can be: refused from its size, unread (sparse).
+    std::fs::OpenOptions::new().write(true).open(&weights_path).unwrap().set_len(1 << 30).unwrap();
+    let run = import(&st, &dir.join("ck-large"));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && stderr.contains("1073741824 bytes") && stderr.contains("nothing was read"), "{stderr}");
     std::fs::write(&weights_path, &weights).unwrap();
+    // A config that is not UTF-8.
+    let cfg_path = st.join("config.json");
+    let cfg = std::fs::read(&cfg_path).unwrap();
+    let mut bad = cfg.clone();
+    bad.splice(1..1, [0xff, 0xfe]);
+    std::fs::write(&cfg_path, &bad).unwrap();
+    let run = import(&st, &dir.join("ck-utf8"));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && stderr.contains("config.json: not UTF-8 text (byte 1)"), "{stderr}");
+    std::fs::write(&cfg_path, &cfg).unwrap();
     // Not a BERT model.
     let cfg_path = st.join("config.json");
     let cfg = std::fs::read_to_string(&cfg_path).unwrap();

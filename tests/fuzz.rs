@@ -216,6 +216,39 @@ fn fuzz_delta_manifest() {
     });
 }
 
+/// A Hugging Face config.json (what `import` reads first): any edit parses or is a Format error
+/// naming the file, never a panic.
+#[test]
+fn fuzz_hf_config() {
+    // multilingual-e5-small's config.json, as Hugging Face ships it.
+    let text = r#"{"architectures": ["BertModel"], "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1, "hidden_size": 384, "initializer_range": 0.02, "intermediate_size": 1536,
+        "layer_norm_eps": 1e-12, "max_position_embeddings": 512, "model_type": "bert", "num_attention_heads": 12,
+        "num_hidden_layers": 12, "pad_token_id": 0, "position_embedding_type": "absolute", "torch_dtype": "float32",
+        "type_vocab_size": 2, "use_cache": true, "vocab_size": 250037}"#;
+    hybrid_ir::model::parse_hf_config(text, "config.json").expect("the sample config parses");
+    fuzz("hf config", 20000, text_mutations(), |edits| {
+        if let Err(e) = hybrid_ir::model::parse_hf_config(&mutate_text(text, &edits), "config.json") {
+            prop_assert!(e.to_string().contains("config.json"), "{e}");
+        }
+        Ok(())
+    });
+}
+
+/// The sweep's checkpoints manifest (what `web-assets --sweep DIR` reads): an edit parses or is
+/// an error naming the file.
+#[test]
+fn fuzz_checkpoints_manifest() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/sweep/manifest.json")).expect("the committed manifest");
+    hybrid_ir::sweep::CheckpointsManifest::parse(&text, "m/manifest.json").expect("the committed manifest parses");
+    fuzz("checkpoints manifest", 20000, text_mutations(), |edits| {
+        if let Err(e) = hybrid_ir::sweep::CheckpointsManifest::parse(&mutate_text(&text, &edits), "m/manifest.json") {
+            prop_assert!(e.to_string().contains("m/manifest.json"), "{e}");
+        }
+        Ok(())
+    });
+}
+
 // ---- web bundle -----------------------------------------------------------------------------
 
 fn tiny_manifest() -> String {

@@ -46,6 +46,30 @@ fn read(path: &Path) -> Result<Vec<u8>, InteropError> {
     std::fs::read(path).map_err(|e| InteropError::io(path, e))
 }
 
+/// Largest config.json and tokenizer.json read (the real ones: about 1 KB and 17 MB).
+const CONFIG_LIMIT: u64 = 1 << 20;
+const TOKENIZER_LIMIT: u64 = 64 << 20;
+
+/// `path`'s bytes, refused unread when the file is larger than `limit`.
+fn read_limited(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, InteropError> {
+    let bytes = std::fs::metadata(path).map_err(|e| InteropError::io(path, e))?.len();
+    if bytes > limit {
+        return Err(InteropError::TooLarge { path: path.display().to_string(), bytes, limit, what });
+    }
+    read(path)
+}
+
+/// A text file's content, refused with the byte offset when it is not UTF-8.
+fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, InteropError> {
+    String::from_utf8(bytes).map_err(|e| format(path, format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to())))
+}
+
+/// The most a safetensors file of `config` can hold: every tensor in f32, plus a generous header.
+fn weights_limit(config: &BertConfig) -> u64 {
+    let elements: usize = config.tensor_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+    4 * elements as u64 + (16 << 20)
+}
+
 /// The architecture must be the base's, field by field; the first difference is named.
 fn check_architecture(found: &BertConfig, base: &BertConfig, file: &Path) -> Result<(), InteropError> {
     let fields = [
@@ -67,7 +91,8 @@ fn check_architecture(found: &BertConfig, base: &BertConfig, file: &Path) -> Res
 
 /// The pieces of a Unigram `tokenizer.json`, in id order.
 fn vocabulary(path: &Path) -> Result<Vec<String>, InteropError> {
-    let v: serde_json::Value = serde_json::from_slice(&read(path)?).map_err(|e| format(path, format!("not JSON: {e}")))?;
+    let text = utf8(path, read_limited(path, TOKENIZER_LIMIT, "tokenizer.json")?)?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format(path, format!("not JSON: {e}")))?;
     let vocab = v.pointer("/model/vocab").and_then(|x| x.as_array()).ok_or_else(|| format(path, "no model.vocab list (not a Unigram tokenizer.json)"))?;
     Ok(vocab.iter().map(|p| p.get(0).and_then(|s| s.as_str()).unwrap_or_default().to_string()).collect())
 }
@@ -89,7 +114,7 @@ pub fn import_hf_dir(base: &Checkpoint, from: &Path, out: &Path, opts: &ImportOp
         return Err(InteropError::NotEmpty(out.display().to_string()));
     }
     let config_path = from.join("config.json");
-    let config_text = String::from_utf8_lossy(&read(&config_path)?).into_owned();
+    let config_text = utf8(&config_path, read_limited(&config_path, CONFIG_LIMIT, "config.json")?)?;
     let raw: serde_json::Value = serde_json::from_str(&config_text).map_err(|e| format(&config_path, format!("not JSON: {e}")))?;
     let model_type = raw.get("model_type").and_then(|v| v.as_str()).unwrap_or("(none)");
     if model_type != "bert" {
@@ -99,7 +124,7 @@ pub fn import_hf_dir(base: &Checkpoint, from: &Path, out: &Path, opts: &ImportOp
     check_architecture(&config, &base.config, &config_path)?;
     check_vocabulary(&from.join("tokenizer.json"), &opts.base_tokenizer)?;
     let st_path = from.join("model.safetensors");
-    let weights = parse_safetensors(&read(&st_path)?, &config, &st_path.display().to_string())?;
+    let weights = parse_safetensors(&read_limited(&st_path, weights_limit(&config), "model.safetensors")?, &config, &st_path.display().to_string())?;
     let values = |w: &crate::model::Weights, name: &str| w.get(name).map(|t| t.to_f32()).unwrap_or_default();
     let mut embedding_difference = 0f32;
     for name in ["emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"] {

@@ -31,6 +31,9 @@ pub enum InteropError {
     Model(#[from] crate::model::ModelError),
     #[error("{0} exists and is not empty; pass an empty or new folder (nothing was written)")]
     NotEmpty(String),
+    /// Checked before reading: a file no folder of this model can hold is not read at all.
+    #[error("{path}: {bytes} bytes, more than the {limit} a {what} of multilingual-e5-small can be (nothing was read)")]
+    TooLarge { path: String, bytes: u64, limit: u64, what: &'static str },
 }
 
 impl InteropError {
