@@ -102,8 +102,16 @@ pub enum Response {
     Progress { what: String, done: u64, total: u64 },
     /// Texts encoded so far of a pool encoded in the browser.
     Encoding { what: String, done: u64, total: u64 },
-    /// `backend`: "WebGPU" or "CPU"; `note` says why the CPU was chosen when it was.
-    Ready { backend: String, note: Option<String>, models: Vec<String>, timings: LoadTimings },
+    /// `backend`: "WebGPU" or "CPU"; `note` says in words why that one; `detail` the technical
+    /// reason where something failed (an adapter error), for a visitor who asks.
+    Ready {
+        backend: String,
+        note: Option<String>,
+        #[serde(default)]
+        detail: Option<String>,
+        models: Vec<String>,
+        timings: LoadTimings,
+    },
     /// `words_ms`/`word_bytes`: fetching the word-table shards the query needed (0 once cached).
     Results {
         id: u64,

@@ -135,6 +135,8 @@ pub struct State {
     /// (what, done, total, counts texts rather than bytes).
     pub progress: Option<(String, u64, u64, bool)>,
     pub backend: Option<(String, Option<String>)>,
+    /// The technical reason behind the backend's note, where something failed.
+    pub backend_detail: Option<String>,
     pub timings: Option<LoadTimings>,
     pub ready_models: Vec<String>,
     /// The worker has said it listens (see [`Response::Listening`]).
@@ -283,9 +285,10 @@ impl Reducible for State {
                     s.progress = None;
                     s.error = None;
                 }
-                Response::Ready { backend, note, models, timings } => {
+                Response::Ready { backend, note, detail, models, timings } => {
                     s.progress = None;
                     s.backend = Some((backend, note));
+                    s.backend_detail = detail;
                     // Loads after the first add only the newly requested models: keep totals.
                     s.timings = Some(match s.timings.take() {
                         Some(t) => LoadTimings {

@@ -49,7 +49,10 @@ pub fn status_bar(state: &State) -> Html {
             </span>
         }
     });
-    let note = state.backend.as_ref().and_then(|(_, n)| n.clone()).map(|n| html! { <span class="muted">{ format!(" ({n})") }</span> });
+    let note = state.backend.as_ref().and_then(|(_, n)| n.clone()).map(|n| html! { <span class="muted" data-testid="backend-note">{ format!(" {n}.") }</span> });
+    let detail = state.backend_detail.as_ref().map(|d| html! {
+        <details class="muted" data-testid="backend-detail"><summary>{ "details" }</summary><code>{ d.clone() }</code></details>
+    });
     let progress = state.progress.as_ref().map(|(what, done, total, texts)| {
         let pct = if *total > 0 { 100.0 * *done as f64 / *total as f64 } else { 0.0 };
         let text = match texts {
@@ -74,7 +77,7 @@ pub fn status_bar(state: &State) -> Html {
         }
     });
     let waiting = (state.backend.is_none() && state.progress.is_none() && state.error.is_none()).then(|| html! { <span class="muted">{ "starting the engine\u{2026}" }</span> });
-    html! { <div class="status">{ backend }{ note }{ progress }{ timings }{ waiting }</div> }
+    html! { <div class="status">{ backend }{ note }{ detail }{ progress }{ timings }{ waiting }</div> }
 }
 
 /// The last error, with a Retry button that sends the load again.

@@ -40,6 +40,7 @@ struct Shared {
     device: Device,
     backend: String,
     note: Option<String>,
+    detail: Option<String>,
 }
 
 struct Model {
@@ -124,37 +125,62 @@ async fn fetch_entry(assets: &str, entry: &FileEntry, what: &str, timings: &mut 
 /// CPU's note: the page starts the relaxed one where the browser validates relaxed SIMD.
 const SIMD_BUILD: &str = if cfg!(feature = "relaxed-simd") { "relaxed-SIMD build" } else { "baseline-SIMD build" };
 
-/// The device for this page, its name and a note saying why: the CPU when asked for or when the
-/// browser has no WebGPU adapter; WebGPU when asked for; otherwise whichever of the two answers
-/// a query faster at warm-up ([`query_ms`]), since a small encoder is often faster on the CPU.
-async fn pick_device(choice: BackendChoice, manifest: &AssetManifest, base: &Checkpoint, tokenizer: &TextTokenizer) -> (Device, String, Option<String>) {
-    let cpu = |note: String| (Device::flex(), "CPU".to_string(), Some(format!("{note}; {SIMD_BUILD}")));
+/// The device the page runs on, in words for a visitor (`note`) and, where something failed,
+/// the technical reason (`detail`, shown on demand).
+struct DeviceChoice {
+    device: Device,
+    backend: String,
+    note: Option<String>,
+    detail: Option<String>,
+}
+
+fn on_cpu(note: String, detail: Option<String>) -> DeviceChoice {
+    DeviceChoice { device: Device::flex(), backend: "CPU".into(), note: Some(format!("{note} ({SIMD_BUILD})")), detail }
+}
+
+fn on_gpu(device: Device, note: String, detail: Option<String>) -> DeviceChoice {
+    DeviceChoice { device, backend: "WebGPU".into(), note: Some(note), detail }
+}
+
+/// The device for this page: the CPU when asked for or when the browser has no WebGPU adapter;
+/// WebGPU when asked for; otherwise whichever of the two answers a query faster at warm-up
+/// ([`query_ms`]), since a small encoder is often faster on the CPU.
+async fn pick_device(choice: BackendChoice, manifest: &AssetManifest, base: &Checkpoint, tokenizer: &TextTokenizer) -> DeviceChoice {
     if choice == BackendChoice::Cpu {
-        return cpu("CPU requested (?backend=cpu)".into());
+        return on_cpu("The model runs on the CPU, as the address asks (?backend=cpu)".into(), None);
     }
     let global: JsValue = js_sys::global().into();
     let navigator = js_sys::Reflect::get(&global, &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
     let has_gpu = js_sys::Reflect::get(&navigator, &"gpu".into()).map(|g| !g.is_undefined()).unwrap_or(false);
     if !has_gpu {
-        return cpu("this browser has no WebGPU (navigator.gpu is missing)".into());
+        return on_cpu("This browser offers no WebGPU, so the model runs on the CPU".into(), Some("navigator.gpu is missing".into()));
     }
     let gpu = match Device::wgpu_options().graphics_api(burn::tensor::wgpu::WgpuBackend::WebGpu).init_async().await {
         Ok(device) => device,
-        Err(e) => return cpu(format!("WebGPU adapter unavailable: {e}")),
+        Err(e) => {
+            return on_cpu("This browser offers no usable WebGPU graphics adapter, so the model runs on the CPU".into(), Some(e.to_string()))
+        }
     };
     if choice == BackendChoice::WebGpu {
-        return (gpu, "WebGPU".into(), Some("WebGPU requested (?backend=webgpu)".into()));
+        return on_gpu(gpu, "The model runs on WebGPU, as the address asks (?backend=webgpu)".into(), None);
     }
     // The CPU first (tens of ms), so that a WebGPU clearly slower than it (a software adapter:
     // seconds per query) is timed once, not three times.
     let cpu_ms = match query_ms(Device::flex(), manifest, base, tokenizer, f64::INFINITY).await {
         Ok(ms) => ms,
-        Err(e) => return (gpu, "WebGPU".into(), Some(format!("the CPU failed its warm-up query: {e}"))),
+        Err(e) => return on_gpu(gpu, "The CPU engine failed its warm-up query, so the model runs on WebGPU".into(), Some(e)),
     };
     match query_ms(gpu.clone(), manifest, base, tokenizer, 2.0 * cpu_ms).await {
-        Ok(gpu_ms) if cpu_ms < gpu_ms => cpu(format!("picked at warm-up: {cpu_ms:.0} ms per query on the CPU, {gpu_ms:.0} ms on WebGPU (?backend=webgpu to use it)")),
-        Ok(gpu_ms) => (gpu, "WebGPU".into(), Some(format!("picked at warm-up: {gpu_ms:.0} ms per query on WebGPU, {cpu_ms:.0} ms on the CPU (?backend=cpu to use it)"))),
-        Err(e) => cpu(format!("WebGPU failed its warm-up query: {e}")),
+        Ok(gpu_ms) if cpu_ms < gpu_ms => on_cpu(
+            format!("The CPU was faster here, so the model runs on it: picked at warm-up: {cpu_ms:.0} ms per query on the CPU, {gpu_ms:.0} ms on WebGPU (?backend=webgpu to use it)"),
+            None,
+        ),
+        Ok(gpu_ms) => on_gpu(
+            gpu,
+            format!("WebGPU was faster here, so the model runs on it: picked at warm-up: {gpu_ms:.0} ms per query on WebGPU, {cpu_ms:.0} ms on the CPU (?backend=cpu to use it)"),
+            None,
+        ),
+        Err(e) => on_cpu("WebGPU failed its warm-up query, so the model runs on the CPU".into(), Some(e)),
     }
 }
 
@@ -195,7 +221,7 @@ async fn shared(assets: &str, backend: BackendChoice, timings: &mut LoadTimings)
     let words = RefCell::new(engine::word_table(&manifest.words, &base)?);
     // Once per page: a second WebGPU initialisation in the same page fails.
     let tw = now_ms();
-    let (device, backend, note) = pick_device(backend, &manifest, &base, &tokenizer).await;
+    let DeviceChoice { device, backend, note, detail } = pick_device(backend, &manifest, &base, &tokenizer).await;
     timings.warmup_ms += now_ms() - tw;
     let shared = Rc::new(Shared {
         assets: assets.to_string(),
@@ -207,6 +233,7 @@ async fn shared(assets: &str, backend: BackendChoice, timings: &mut LoadTimings)
         device,
         backend,
         note,
+        detail,
     });
     SHARED.with(|s| *s.borrow_mut() = Some(shared.clone()));
     Ok(shared)
@@ -424,7 +451,7 @@ async fn load(assets: &str, models: &[String], pool_name: &str, backend: Backend
         MODELS.with(|m| m.borrow_mut().insert(name.clone(), model));
     }
     let loaded: Vec<String> = MODELS.with(|m| m.borrow().keys().cloned().collect());
-    Ok(Response::Ready { backend: shared.backend.clone(), note: shared.note.clone(), models: loaded, timings })
+    Ok(Response::Ready { backend: shared.backend.clone(), note: shared.note.clone(), detail: shared.detail.clone(), models: loaded, timings })
 }
 
 /// Queries encoded as one batch, after fetching the word-table shards they need.

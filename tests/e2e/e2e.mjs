@@ -584,6 +584,9 @@ try {
     await page.screenshot({ path: `${out}/webgpu.png`, fullPage: true });
   } else {
     check(!adapter, `Chromium offers an adapter, so the page must run on WebGPU (it chose ${backend}: ${report.webgpu.status})`);
+    // The fallback is said in words; the adapter's own error waits, folded, under "details".
+    const shown = await page.innerText('.status');
+    check(/runs on the CPU/.test(shown) && !/WgpuDevice|not requested/.test(shown), `the CPU fallback is said in plain words, details folded: "${shown.slice(0, 200)}"`);
     console.log('no WebGPU adapter in this Chromium: CPU fallback shown, WebGPU checks skipped');
   }
   await browser.close();
