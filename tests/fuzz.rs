@@ -240,9 +240,9 @@ fn fuzz_hf_config() {
 #[test]
 fn fuzz_checkpoints_manifest() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/sweep/manifest.json")).expect("the committed manifest");
-    hybrid_ir::sweep::CheckpointsManifest::parse(&text, "m/manifest.json").expect("the committed manifest parses");
+    <hybrid_ir::sweep::CheckpointsManifest as hybrid_ir::sweep::Versioned>::parse(&text, "m/manifest.json").expect("the committed manifest parses");
     fuzz("checkpoints manifest", 20000, text_mutations(), |edits| {
-        if let Err(e) = hybrid_ir::sweep::CheckpointsManifest::parse(&mutate_text(&text, &edits), "m/manifest.json") {
+        if let Err(e) = <hybrid_ir::sweep::CheckpointsManifest as hybrid_ir::sweep::Versioned>::parse(&mutate_text(&text, &edits), "m/manifest.json") {
             prop_assert!(e.to_string().contains("m/manifest.json"), "{e}");
         }
         Ok(())

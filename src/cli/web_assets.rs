@@ -233,7 +233,7 @@ fn write_models(out: &Path, args: &WebAssetsArgs, base: &Checkpoint) -> Result<M
     let mut cells: Vec<ModelSpec> = vec![("base".into(), None, None, None)];
     let sweep_manifest = args.checkpoints.join("manifest.json");
     if let Ok(text) = std::fs::read_to_string(&sweep_manifest) {
-        let doc = crate::sweep::CheckpointsManifest::parse(&text, &sweep_manifest.display().to_string())?;
+        let doc = <crate::sweep::CheckpointsManifest as crate::sweep::Versioned>::parse(&text, &sweep_manifest.display().to_string())?;
         for c in doc.checkpoints {
             if args.only.as_ref().is_some_and(|o| !o.contains(&c.name)) {
                 continue;

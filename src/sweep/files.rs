@@ -104,29 +104,42 @@ pub fn read_json<T: DeserializeOwned>(text: &str, path: &str, what: &'static str
     serde_json::from_str(text).map_err(|source| SweepFileError::Json { path: path.into(), what, source })
 }
 
-impl SweepFile {
-    /// Parses a sweep.json, refusing another schema or version.
-    pub fn parse(text: &str, path: &str) -> Result<Self, SweepFileError> {
-        let f: Self = read_json(text, path, "sweep results file")?;
-        check(path, &f.schema, f.version, SWEEP_SCHEMA, SWEEP_VERSION)?;
+/// A file with a schema name and version: parsed with both checked, written with sorted keys.
+pub trait Versioned: Serialize + DeserializeOwned {
+    const SCHEMA: &'static str;
+    const VERSION: u32;
+    /// What the file is, in an error message.
+    const WHAT: &'static str;
+    fn stamp(&self) -> (&str, u32);
+
+    /// Parses the file, refusing another schema or version.
+    fn parse(text: &str, path: &str) -> Result<Self, SweepFileError> {
+        let f: Self = read_json(text, path, Self::WHAT)?;
+        let (schema, version) = f.stamp();
+        check(path, schema, version, Self::SCHEMA, Self::VERSION)?;
         Ok(f)
     }
 
-    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+    fn to_json(&self) -> Result<String, serde_json::Error> {
         to_sorted_json(self)
     }
 }
 
-impl CheckpointsManifest {
-    /// Parses a checkpoints manifest, refusing another schema or version.
-    pub fn parse(text: &str, path: &str) -> Result<Self, SweepFileError> {
-        let f: Self = read_json(text, path, "checkpoints manifest")?;
-        check(path, &f.schema, f.version, CHECKPOINTS_SCHEMA, CHECKPOINTS_VERSION)?;
-        Ok(f)
+impl Versioned for SweepFile {
+    const SCHEMA: &'static str = SWEEP_SCHEMA;
+    const VERSION: u32 = SWEEP_VERSION;
+    const WHAT: &'static str = "sweep results file";
+    fn stamp(&self) -> (&str, u32) {
+        (&self.schema, self.version)
     }
+}
 
-    pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        to_sorted_json(self)
+impl Versioned for CheckpointsManifest {
+    const SCHEMA: &'static str = CHECKPOINTS_SCHEMA;
+    const VERSION: u32 = CHECKPOINTS_VERSION;
+    const WHAT: &'static str = "checkpoints manifest";
+    fn stamp(&self) -> (&str, u32) {
+        (&self.schema, self.version)
     }
 }
 

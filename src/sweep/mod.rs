@@ -5,6 +5,6 @@
 mod files;
 
 pub use files::{
-    read_json, BaseRef, CheckpointsManifest, FailureRecord, ShippedCheckpoint, SweepEntry, SweepFile, SweepFileError, CHECKPOINTS_SCHEMA,
+    read_json, BaseRef, CheckpointsManifest, FailureRecord, ShippedCheckpoint, SweepEntry, SweepFile, SweepFileError, Versioned, CHECKPOINTS_SCHEMA,
     CHECKPOINTS_VERSION, SWEEP_SCHEMA, SWEEP_VERSION,
 };

@@ -12,6 +12,7 @@ use crate::model::{Checkpoint, DeltaManifest, DELTA_MANIFEST, DELTA_WEIGHTS};
 use crate::report::{self, QuestionTable, Report, TaskReport};
 use crate::study::{self, questions_file};
 use crate::sweep::{
+    Versioned,
     BaseRef, CheckpointsManifest, FailureRecord, ShippedCheckpoint, SweepEntry, SweepFile, CHECKPOINTS_SCHEMA, CHECKPOINTS_VERSION, SWEEP_SCHEMA,
     SWEEP_VERSION,
 };
